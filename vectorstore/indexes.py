@@ -1,0 +1,136 @@
+"""The lexical (BM25) and quote indexes, derived from the Chroma collection.
+
+They are rebuilt from the collection whenever its generation or size differs from the
+stamp saved beside them, so they follow ingests, updates and deletes (also those made by
+another worker through a shared Chroma server) and survive restarts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import numpy as np
+
+from vectorstore.store import NewsStore
+
+_STOPWORDS = "english"
+_TOKEN = r"(?u)\b\w+\b"
+
+def _stemmer() -> Any:
+    try:
+        import Stemmer
+
+        return Stemmer.Stemmer("english")
+    except ImportError:  # pragma: no cover - PyStemmer is a core dependency
+        return None
+
+_STEMMER = _stemmer()
+
+def tokenize(texts: list[str]) -> list[list[str]]:
+    return bm25s.tokenize(texts, token_pattern=_TOKEN, stopwords=_STOPWORDS, stemmer=_STEMMER,
+                          return_ids=False, show_progress=False)
+
+@dataclass
+class QuoteEntry:
+    speaker: str
+    text: str
+    sentence: str
+    row: int  # index into DerivedIndexes.ids
+
+@dataclass
+class DerivedIndexes:
+    ids: list[str]
+    metas: list[dict[str, Any]]
+    bm25: bm25s.BM25 | None
+    stamp: dict[str, int]
+    quotes: dict[str, list[QuoteEntry]] = field(default_factory=dict)  # by speaker's last name
+    checked_at: float = 0.0
+
+    @property
+    def row_of(self) -> dict[str, int]:
+        return {cid: i for i, cid in enumerate(self.ids)}
+
+    def lexical_scores(self, query: str) -> np.ndarray:
+        if self.bm25 is None or not self.ids:
+            return np.zeros(len(self.ids), dtype=np.float32)
+        tokens = [t for t in tokenize([query])[0] if t in self.bm25.vocab_dict]
+        if not tokens:
+            return np.zeros(len(self.ids), dtype=np.float32)
+        return np.asarray(self.bm25.get_scores(tokens), dtype=np.float32)
+
+    def speakers(self) -> dict[str, str]:
+        """Last name -> the fullest form of the speaker's name."""
+        return {k: max((q.speaker for q in v), key=len) for k, v in self.quotes.items()}
+
+def _stamp(store: NewsStore) -> dict[str, int]:
+    return {"generation": store.generation(), "count": store.count()}
+
+def build(store: NewsStore) -> DerivedIndexes:
+    ids, docs, metas = [], [], []
+    for cid, doc, meta in store.iter_all():
+        ids.append(cid)
+        docs.append(doc)
+        metas.append(meta)
+    bm25 = None
+    if ids:
+        bm25 = bm25s.BM25()
+        bm25.index(tokenize(docs), show_progress=False)
+    index = DerivedIndexes(ids, metas, bm25, _stamp(store), checked_at=time.monotonic())
+    index.quotes = _quote_index(metas)
+    return index
+
+def _quote_index(metas: list[dict[str, Any]]) -> dict[str, list[QuoteEntry]]:
+    quotes: dict[str, list[QuoteEntry]] = {}
+    for row, meta in enumerate(metas):
+        for q in json.loads(meta.get("quotes") or "[]"):
+            key = q["speaker"].split()[-1].lower()
+            quotes.setdefault(key, []).append(QuoteEntry(q["speaker"], q["text"], q["sentence"], row))
+    return quotes
+
+def save(index: DerivedIndexes, directory: Path) -> None:
+    tmp = directory.with_name(directory.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    if index.bm25 is not None:
+        index.bm25.save(str(tmp / "bm25"), show_progress=False)
+    (tmp / "ids.json").write_text(json.dumps(index.ids))
+    (tmp / "stamp.json").write_text(json.dumps(index.stamp))
+    shutil.rmtree(directory, ignore_errors=True)
+    tmp.rename(directory)  # the stamp and the index appear together or not at all
+
+def load(store: NewsStore, directory: Path | None) -> DerivedIndexes:
+    """The saved index when its stamp matches the collection, else a fresh build."""
+    stamp = _stamp(store)
+    if directory is not None and (directory / "stamp.json").exists():
+        try:
+            if json.loads((directory / "stamp.json").read_text()) == stamp:
+                return _load_saved(store, directory, stamp)
+        except (OSError, ValueError, KeyError):
+            pass
+    index = build(store)
+    if directory is not None:
+        save(index, directory)
+    return index
+
+def _load_saved(store: NewsStore, directory: Path, stamp: dict[str, int]) -> DerivedIndexes:
+    ids = json.loads((directory / "ids.json").read_text())
+    metas_by_id = {cid: meta for cid, _, meta in store.iter_all(include_documents=False)}
+    if set(metas_by_id) != set(ids):
+        raise KeyError("saved ids differ from the collection")
+    metas = [metas_by_id[cid] for cid in ids]
+    bm25 = bm25s.BM25.load(str(directory / "bm25"), show_progress=False) if ids else None
+    index = DerivedIndexes(ids, metas, bm25, stamp, checked_at=time.monotonic())
+    index.quotes = _quote_index(metas)
+    return index
+
+def is_fresh(index: DerivedIndexes, store: NewsStore) -> bool:
+    return index.stamp == _stamp(store)
+
+_WORD = re.compile(r"\w+")

@@ -1,0 +1,255 @@
+"""The one place that talks to Chroma.
+
+Everything the chatbot needs lives in one collection: a chunk's text, vector and the
+metadata of its article (title, sources, date, URL, quotes found in it). The lexical and
+quote indexes are derived from that collection, so a Chroma server shared by several
+workers is the single source of truth.
+
+Writes are crash-safe by construction: an article's chunks go in one upsert with ids
+`{article_id}:{n}` (idempotent), stale chunks of an older version are deleted after it,
+and an article counts as stored only when every chunk carries the new content hash.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import chromadb
+from chromadb.config import Settings as ChromaSettings
+
+from vectorstore.errors import StoreError
+from vectorstore.records import Article, Chunk, Passage, Quote
+
+_GET_PAGE = 5000
+
+
+@dataclass
+class StoredArticle:
+    id: str
+    title: str
+    source: str | None
+    sources: list[str]
+    published: str | None
+    url: str | None
+    content_hash: str
+    n_chunks: int
+    byline: str | None = None
+    agency: str | None = None
+
+
+def make_client(chroma_path: Path | None = None, chroma_url: str | None = None) -> chromadb.ClientAPI:
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if chroma_url:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(chroma_url)
+        return chromadb.HttpClient(
+            host=parts.hostname or "127.0.0.1", port=parts.port or 8000,
+            ssl=parts.scheme == "https", settings=chroma_settings,
+        )
+    if chroma_path is None:
+        return chromadb.EphemeralClient(settings=chroma_settings)
+    chroma_path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(chroma_path), settings=chroma_settings)
+
+
+def day_number(iso: str | None) -> int:
+    return int(iso.replace("-", "")) if iso and len(iso) == 10 else 0
+
+
+def chunk_metadata(article: Article, chunk: Chunk, n_chunks: int, quotes: Sequence[Quote]) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "article_id": article.id, "n": chunk.n, "n_chunks": n_chunks, "title": article.title,
+        "content_hash": article.content_hash, "start": chunk.start, "end": chunk.end,
+        "n_tokens": chunk.n_tokens, "published_day": day_number(article.published),
+    }
+    optional = {
+        "source": article.source, "agency": article.agency, "published": article.published,
+        "url": article.url, "byline": article.byline, "origin": article.origin,
+    }
+    meta.update({k: v for k, v in optional.items() if v})
+    if article.sources:
+        meta["sources"] = list(article.sources)
+    mine = [q for q in quotes if q.chunk_id == chunk.id]
+    if mine:
+        meta["quotes"] = json.dumps([{"speaker": q.speaker, "text": q.text, "sentence": q.sentence} for q in mine])
+        meta["speakers"] = sorted({q.speaker.split()[-1].lower() for q in mine})
+    return meta
+
+
+def passage_from(chunk_id: str, text: str, meta: dict[str, Any], score: float = 0.0) -> Passage:
+    return Passage(
+        chunk_id=chunk_id, article_id=str(meta.get("article_id", "")), text=text,
+        title=str(meta.get("title", "")), source=meta.get("source"), published=meta.get("published"),
+        url=meta.get("url"), score=score, quotes=json.loads(meta["quotes"]) if meta.get("quotes") else [],
+    )
+
+
+class NewsStore:
+    """Articles as chunks in one Chroma collection (cosine), plus the derived indexes."""
+
+    def __init__(self, client: chromadb.ClientAPI, collection_name: str = "news", index_dir: Path | None = None):
+        self.client = client
+        self.index_dir = index_dir
+        self.collection = client.get_or_create_collection(
+            collection_name, configuration={"hnsw": {"space": "cosine"}},
+            metadata={"generation": 0}, embedding_function=None,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> NewsStore:
+        from vectorstore.lock import acquire_store_lock
+
+        if not settings.chroma_url:
+            acquire_store_lock(settings.data_dir)
+        client = make_client(settings.chroma_path, settings.chroma_url)
+        return cls(client, settings.collection, settings.index_dir)
+
+    # -- generation: lets derived indexes know the collection changed --------------------
+    def generation(self) -> int:
+        meta = self.client.get_collection(self.collection.name).metadata or {}
+        return int(meta.get("generation", 0))
+
+    def bump_generation(self) -> None:
+        meta = dict(self.client.get_collection(self.collection.name).metadata or {})
+        meta["generation"] = int(meta.get("generation", 0)) + 1
+        self.collection.modify(metadata=meta)
+
+    # -- writes ----------------------------------------------------------------------------
+    def write(self, items: Iterable[tuple[Article, list[Chunk], list[Quote], list[list[float]]]]) -> None:
+        """Upsert the articles' chunks in one call, then drop chunks left from older versions."""
+        ids, docs, metas, vectors = [], [], [], []
+        batch = list(items)
+        for article, chunks, quotes, embeddings in batch:
+            for chunk, vector in zip(chunks, embeddings, strict=True):
+                ids.append(chunk.id)
+                docs.append(chunk.text)
+                metas.append(chunk_metadata(article, chunk, len(chunks), quotes))
+                vectors.append(vector)
+        if not ids:
+            return
+        self.collection.upsert(ids=ids, documents=docs, metadatas=metas, embeddings=vectors)
+        for article, chunks, _, _ in batch:
+            self._delete_stale(article.id, {c.id for c in chunks})
+
+    def _delete_stale(self, article_id: str, keep: set[str]) -> None:
+        found = self.collection.get(where={"article_id": article_id}, include=[])
+        stale = [i for i in found["ids"] if i not in keep]
+        if stale:
+            self.collection.delete(ids=stale)
+
+    def add_source(self, article_id: str, source: str) -> None:
+        found = self.collection.get(where={"article_id": article_id}, include=["metadatas"])
+        metas = []
+        for meta in found["metadatas"] or []:
+            sources = list(meta.get("sources") or [])
+            if source not in sources:
+                sources.append(source)
+            metas.append({**meta, "sources": sources})
+        if metas:
+            self.collection.update(ids=found["ids"], metadatas=metas)
+
+    def delete_article(self, article_id: str) -> int:
+        found = self.collection.get(where={"article_id": article_id}, include=[])
+        if found["ids"]:
+            self.collection.delete(ids=found["ids"])
+            self.bump_generation()
+        return len(found["ids"])
+
+    # -- reads -----------------------------------------------------------------------------
+    def article(self, article_id: str) -> StoredArticle | None:
+        found = self.collection.get(where={"article_id": article_id}, include=["metadatas"])
+        metas = found["metadatas"] or []
+        if not metas:
+            return None
+        return _stored_article(metas)
+
+    def article_state(self, article_id: str) -> tuple[str, bool] | None:
+        """(content hash, complete) of what is stored for an article, or None."""
+        found = self.collection.get(where={"article_id": article_id}, include=["metadatas"])
+        metas = found["metadatas"] or []
+        if not metas:
+            return None
+        hashes = {m.get("content_hash") for m in metas}
+        complete = len(hashes) == 1 and len(metas) == int(metas[0].get("n_chunks", -1))
+        return str(metas[0].get("content_hash")), complete
+
+    def find_by_hash(self, content_hash: str) -> str | None:
+        found = self.collection.get(where={"content_hash": content_hash}, include=["metadatas"], limit=1)
+        metas = found["metadatas"] or []
+        return str(metas[0]["article_id"]) if metas else None
+
+    def article_chunks(self, article_id: str) -> list[Passage]:
+        found = self.collection.get(where={"article_id": article_id}, include=["documents", "metadatas"])
+        rows = sorted(zip(found["ids"], found["documents"] or [], found["metadatas"] or []),
+                      key=lambda r: int(r[2].get("n", 0)))
+        return [passage_from(i, d, m) for i, d, m in rows]
+
+    def article_text(self, article_id: str) -> str:
+        """The cleaned article, stitched back from its chunks by their character spans."""
+        found = self.collection.get(where={"article_id": article_id}, include=["documents", "metadatas"])
+        pieces = sorted(zip(found["documents"] or [], found["metadatas"] or []), key=lambda r: r[1]["start"])
+        text, end = "", 0
+        for doc, meta in pieces:
+            start = int(meta["start"])
+            if start > end:
+                text += "\n\n"
+                end = start
+            text += doc[end - start :]
+            end = max(end, int(meta["end"]))
+        return text
+
+    def iter_all(self, include_documents: bool = True) -> Iterable[tuple[str, str, dict[str, Any]]]:
+        include = ["documents", "metadatas"] if include_documents else ["metadatas"]
+        offset = 0
+        while True:
+            page = self.collection.get(include=include, limit=_GET_PAGE, offset=offset)
+            ids = page["ids"]
+            docs = page["documents"] if include_documents else [""] * len(ids)
+            for row in zip(ids, docs or [], page["metadatas"] or []):
+                yield row
+            if len(ids) < _GET_PAGE:
+                return
+            offset += _GET_PAGE
+
+    def articles(self) -> list[StoredArticle]:
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for _, _, meta in self.iter_all(include_documents=False):
+            grouped.setdefault(str(meta["article_id"]), []).append(meta)
+        return sorted((_stored_article(m) for m in grouped.values()),
+                      key=lambda a: (a.published or "", a.title), reverse=True)
+
+    def count(self) -> int:
+        return self.collection.count()
+
+    def dense_search(self, vector: list[float], k: int, where: dict[str, Any] | None = None) -> list[Passage]:
+        if self.count() == 0:
+            return []
+        try:
+            res = self.collection.query(query_embeddings=[vector], n_results=k, where=where or None,
+                                        include=["documents", "metadatas", "distances"])
+        except Exception as exc:  # chroma raises several types for a bad filter or empty match
+            raise StoreError(f"dense search failed ({exc})") from exc
+        return [passage_from(i, d, m, 1.0 - dist) for i, d, m, dist in
+                zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0])]
+
+    def get_passages(self, ids: list[str]) -> list[Passage]:
+        if not ids:
+            return []
+        found = self.collection.get(ids=ids, include=["documents", "metadatas"])
+        by_id = {i: passage_from(i, d, m) for i, d, m in zip(found["ids"], found["documents"], found["metadatas"])}
+        return [by_id[i] for i in ids if i in by_id]
+
+
+def _stored_article(metas: list[dict[str, Any]]) -> StoredArticle:
+    first = min(metas, key=lambda m: int(m.get("n", 0)))
+    return StoredArticle(
+        id=str(first["article_id"]), title=str(first.get("title", "")), source=first.get("source"),
+        sources=list(first.get("sources") or []), published=first.get("published"), url=first.get("url"),
+        content_hash=str(first.get("content_hash", "")), n_chunks=len(metas), byline=first.get("byline"),
+        agency=first.get("agency"),
+    )
