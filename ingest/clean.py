@@ -47,7 +47,8 @@ _FURNITURE = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 
-_CREDIT = r"(?:[A-Z]{2,6}(?:/[A-Z][\w ]{1,20})?|Getty Images.*|Reuters|Shutterstock|Alamy|Sipa.*|(?:Photo|Image|Picture|Credit)s?:.*|Rolling News)"
+_CREDIT = (r"(?:[A-Z]{2,6}(?:/[A-Z][\w ]{1,20})?|Getty Images.*|Reuters|Shutterstock|Alamy|Sipa.*"
+           r"|(?:Photo|Image|Picture|Credit)s?:.*|Rolling News)")
 _LONE_CREDIT = re.compile(rf"^(?:{_CREDIT}|\(?(?:Photo|Image) by .*\)?)$")
 _CAPTION = re.compile(rf"[.!?]\s+{_CREDIT}$")
 _COPYRIGHT = re.compile(r"^(?:©|\(c\)|copyright\b)", re.IGNORECASE)

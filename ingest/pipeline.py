@@ -78,7 +78,8 @@ class Ingestor:
 
     def run(self, sources: list[str], on_item: Callable[[str], None] | None = None) -> IngestSummary:
         s = self.settings
-        loaded = iter_sources(sources, s.max_file_bytes, s.max_decompressed_bytes, s.fetch_timeout_s)
+        loaded = iter_sources(sources, s.max_file_bytes, s.max_decompressed_bytes, s.fetch_timeout_s,
+                              s.allow_private_urls)
         return self.ingest_docs(loaded, on_item)
 
     def ingest_docs(self, loaded: Iterable[RawDoc | Failure], on_item: Callable[[str], None] | None = None) -> IngestSummary:

@@ -33,6 +33,7 @@ _NOT_NAMES = {
     "her", "their", "our", "new", "white", "house", "state", "general", "assembly", "spokesman",
     "spokeswoman", "spokesperson", "chief", "director", "minister's", "according", "monday",
     "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "today", "yesterday",
+    "who", "what", "which", "where", "why", "how", "did", "does", "do", "is", "was",
 }
 _PREPOSITIONS = {"with", "to", "by", "for", "from", "of", "about", "against", "on", "at", "in"}
 

@@ -8,7 +8,7 @@ _ABBREV = {
     "mr", "mrs", "ms", "dr", "prof", "sen", "rep", "gov", "gen", "col", "lt", "sgt", "capt",
     "st", "jr", "sr", "no", "vs", "etc", "inc", "co", "corp", "ltd", "dept", "est", "approx",
     "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
-    "u.s", "u.k", "u.n", "e.u", "a.m", "p.m", "d.c", "pres", "gov", "atty", "mt", "ft",
+    "u.s", "u.k", "u.n", "e.u", "a.m", "p.m", "d.c", "pres", "atty", "mt", "ft",
 }
 _END = re.compile(r"""[.!?…]+["'”’)\]]*(?=\s+["'“‘(\[]?[A-Z0-9])""")
 

@@ -46,16 +46,17 @@ class Failure:
 Loaded = RawDoc | Failure
 
 
-def iter_sources(sources: list[str], max_bytes: int, max_decompressed: int, timeout: float) -> Iterator[Loaded]:
+def iter_sources(sources: list[str], max_bytes: int, max_decompressed: int, timeout: float,
+                 allow_private: bool = False) -> Iterator[Loaded]:
     for source in sources:
         if source.startswith(("http://", "https://")):
             from ingest.fetch import load_url
 
-            yield from load_url(source, max_bytes, timeout)
+            yield from load_url(source, max_bytes, timeout, allow_private)
             continue
         path = Path(source)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and _suffix(p) in SUPPORTED)
+            files = sorted(p for p in path.rglob("*") if p.is_file() and suffix(p) in SUPPORTED)
             if not files:
                 yield Failure(source, "folder holds no .txt, .md, .html, .json, .jsonl or feed files")
             for file in files:
@@ -66,7 +67,8 @@ def iter_sources(sources: list[str], max_bytes: int, max_decompressed: int, time
             yield Failure(source, "no such file, folder or URL")
 
 
-def _suffix(path: Path) -> str:
+def suffix(path: Path) -> str:
+    """The type-bearing suffix, looking through a trailing .gz."""
     suffixes = path.suffixes
     if suffixes and suffixes[-1] == ".gz" and len(suffixes) > 1:
         return suffixes[-2].lower()
@@ -122,7 +124,7 @@ def load_file(path: Path, max_bytes: int, max_decompressed: int) -> Iterator[Loa
     origin = str(path)
     try:
         data = read_bytes(path, max_bytes, max_decompressed)
-        kind = _suffix(path)
+        kind = suffix(path)
         if kind in FEED_SUFFIXES:
             from ingest.feeds import parse_feed
 

@@ -17,7 +17,7 @@ def store_stats(store: NewsStore) -> dict[str, Any]:
     for _, _, meta in store.iter_all(include_documents=False):
         chunks += 1
         quotes += len(json.loads(meta.get("quotes") or "[]"))
-        if meta["article_id"] not in articles:
+        if "article_id" in meta and meta["article_id"] not in articles:
             articles.add(str(meta["article_id"]))
             sources.update(meta.get("sources") or [])
             if meta.get("published"):

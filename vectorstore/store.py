@@ -81,9 +81,10 @@ def chunk_metadata(article: Article, chunk: Chunk, n_chunks: int, quotes: Sequen
     return meta
 
 
-def passage_from(chunk_id: str, text: str, meta: dict[str, Any], score: float = 0.0) -> Passage:
+def passage_from(chunk_id: str, text: str, meta: dict[str, Any] | None, score: float = 0.0) -> Passage:
+    meta = meta or {}
     return Passage(
-        chunk_id=chunk_id, article_id=str(meta.get("article_id", "")), text=text,
+        chunk_id=chunk_id, article_id=str(meta.get("article_id", chunk_id)), text=text,
         title=str(meta.get("title", "")), source=meta.get("source"), published=meta.get("published"),
         url=meta.get("url"), score=score, quotes=json.loads(meta["quotes"]) if meta.get("quotes") else [],
     )
@@ -210,8 +211,8 @@ class NewsStore:
             page = self.collection.get(include=include, limit=_GET_PAGE, offset=offset)
             ids = page["ids"]
             docs = page["documents"] if include_documents else [""] * len(ids)
-            for row in zip(ids, docs or [], page["metadatas"] or []):
-                yield row
+            for cid, doc, meta in zip(ids, docs or [], page["metadatas"] or []):
+                yield cid, doc, meta or {}
             if len(ids) < _GET_PAGE:
                 return
             offset += _GET_PAGE
@@ -219,7 +220,8 @@ class NewsStore:
     def articles(self) -> list[StoredArticle]:
         grouped: dict[str, list[dict[str, Any]]] = {}
         for _, _, meta in self.iter_all(include_documents=False):
-            grouped.setdefault(str(meta["article_id"]), []).append(meta)
+            if meta and "article_id" in meta:  # rows added through LangChain carry no article
+                grouped.setdefault(str(meta["article_id"]), []).append(meta)
         return sorted((_stored_article(m) for m in grouped.values()),
                       key=lambda a: (a.published or "", a.title), reverse=True)
 
