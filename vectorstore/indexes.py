@@ -8,9 +8,10 @@ another worker through a shared Chroma server) and survive restarts.
 from __future__ import annotations
 
 import json
-import re
+import math
 import shutil
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,10 +53,11 @@ class DerivedIndexes:
     stamp: dict[str, int]
     quotes: dict[str, list[QuoteEntry]] = field(default_factory=dict)  # by speaker's last name
     checked_at: float = 0.0
+    row_of: dict[str, int] = field(default_factory=dict)
+    doc_freq: dict[str, int] = field(default_factory=dict)
 
-    @property
-    def row_of(self) -> dict[str, int]:
-        return {cid: i for i, cid in enumerate(self.ids)}
+    def __post_init__(self) -> None:
+        self.row_of = {cid: i for i, cid in enumerate(self.ids)}
 
     def lexical_scores(self, query: str) -> np.ndarray:
         if self.bm25 is None or not self.ids:
@@ -64,6 +66,10 @@ class DerivedIndexes:
         if not tokens:
             return np.zeros(len(self.ids), dtype=np.float32)
         return np.asarray(self.bm25.get_scores(tokens), dtype=np.float32)
+
+    def idf(self, term: str) -> float:
+        n = max(1, len(self.ids))
+        return math.log(1 + (n - self.doc_freq.get(term, 0) + 0.5) / (self.doc_freq.get(term, 0) + 0.5))
 
     def speakers(self) -> dict[str, str]:
         """Last name -> the fullest form of the speaker's name."""
@@ -79,11 +85,13 @@ def build(store: NewsStore) -> DerivedIndexes:
         docs.append(doc)
         metas.append(meta)
     bm25 = None
+    tokens = tokenize(docs) if ids else []
     if ids:
         bm25 = bm25s.BM25()
-        bm25.index(tokenize(docs), show_progress=False)
+        bm25.index(tokens, show_progress=False)
     index = DerivedIndexes(ids, metas, bm25, _stamp(store), checked_at=time.monotonic())
     index.quotes = _quote_index(metas)
+    index.doc_freq = dict(Counter(t for doc in tokens for t in set(doc)))
     return index
 
 def _quote_index(metas: list[dict[str, Any]]) -> dict[str, list[QuoteEntry]]:
@@ -101,6 +109,7 @@ def save(index: DerivedIndexes, directory: Path) -> None:
     if index.bm25 is not None:
         index.bm25.save(str(tmp / "bm25"), show_progress=False)
     (tmp / "ids.json").write_text(json.dumps(index.ids))
+    (tmp / "df.json").write_text(json.dumps(index.doc_freq))
     (tmp / "stamp.json").write_text(json.dumps(index.stamp))
     shutil.rmtree(directory, ignore_errors=True)
     tmp.rename(directory)  # the stamp and the index appear together or not at all
@@ -128,9 +137,9 @@ def _load_saved(store: NewsStore, directory: Path, stamp: dict[str, int]) -> Der
     bm25 = bm25s.BM25.load(str(directory / "bm25"), show_progress=False) if ids else None
     index = DerivedIndexes(ids, metas, bm25, stamp, checked_at=time.monotonic())
     index.quotes = _quote_index(metas)
+    index.doc_freq = json.loads((directory / "df.json").read_text())
     return index
 
 def is_fresh(index: DerivedIndexes, store: NewsStore) -> bool:
     return index.stamp == _stamp(store)
 
-_WORD = re.compile(r"\w+")

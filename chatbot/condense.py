@@ -1,0 +1,65 @@
+"""Turn a follow-up ("and what about Trump?") into a standalone question.
+
+Without an LLM the topic is carried over by rules: "what about X" swaps the previous
+question's subject for X, pronouns take the last named person, and a bare follow-up
+borrows the previous question's content words.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ingest.quotes import _names
+
+_WHAT_ABOUT = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+about\s+(?P<x>.+?)\s*\??\s*$", re.I)
+_AND_X = re.compile(r"^\s*and\s+(?P<x>[A-Z][\w'’\- ]{1,60}?)\s*\??\s*$")
+_PRONOUN = re.compile(r"\b(he|she|him|his|her|they|them|their)\b", re.I)
+_FOLLOWUP_START = re.compile(r"^\s*(and|also|so|then|what else|anything else)\b", re.I)
+_STOP = {"what", "who", "when", "where", "which", "why", "how", "did", "does", "do", "is", "are", "was", "were",
+         "the", "a", "an", "of", "to", "in", "on", "about", "say", "said", "many", "much", "and", "for", "with"}
+
+
+def user_turns(history: list[dict[str, str]] | None) -> list[str]:
+    return [m.get("content", "") for m in history or [] if m.get("role") == "user" and m.get("content")]
+
+
+def _last_person(texts: list[str]) -> str | None:
+    for text in reversed(texts):
+        names = _names(text)
+        if names:
+            return names[0][2]
+    return None
+
+
+def needs_context(question: str) -> bool:
+    words = question.split()
+    return bool(_WHAT_ABOUT.match(question) or _AND_X.match(question) or _FOLLOWUP_START.match(question)
+                or _PRONOUN.search(question) or len(words) <= 4)
+
+
+def condense(question: str, history: list[dict[str, str]] | None) -> str:
+    """The standalone question (unchanged when it needs no context)."""
+    previous = user_turns(history)
+    if not previous or not needs_context(question):
+        return question
+    last = previous[-1]
+    swap = _WHAT_ABOUT.match(question) or _AND_X.match(question)
+    if swap:
+        x = swap.group("x").strip()
+        subject = _last_person([last])
+        if x[:1].isupper() and subject and subject in last:  # "and what about Trump?": another person
+            return last.replace(subject, x, 1)
+        about = re.search(r"\b(about|on|regarding)\s+.+?\s*\??\s*$", last, re.IGNORECASE)
+        if about:  # "and what about security guarantees?": another topic
+            return f"{last[: about.start()]}{about.group(1)} {x}?"
+        return f"{last.rstrip('?')} — {x}?"
+    answers = [m.get("content", "") for m in history or [] if m.get("role") == "assistant"]
+    person = _last_person(previous) or _last_person(answers[-1:])
+    rewritten = _FOLLOWUP_START.sub("", question).strip()
+    rewritten = rewritten[:1].upper() + rewritten[1:]
+    if person and _PRONOUN.search(rewritten):
+        rewritten = _PRONOUN.sub(lambda m: person + ("'s" if m.group(1).lower() in {"his", "their"} else ""),
+                                 rewritten, count=1)
+        return rewritten
+    context = [w for w in re.findall(r"[\w'’\-]+", last) if w.lower() not in _STOP]
+    return f"{rewritten.rstrip('?')} ({' '.join(context)})?"

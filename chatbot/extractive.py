@@ -1,0 +1,153 @@
+"""The default answerer: picks the sentences of the retrieved passages that answer the
+question and cites each one. No LLM, so every word of the answer is the articles' own."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from chatbot.answer import ABSTAIN_TEXT, Answer, Citation, after_attribution, attribution
+from chatbot.question import QuestionInfo, satisfies
+from chatbot.retrieval import Retrieved
+from ingest.sentences import split_sentences
+from vectorstore.indexes import DerivedIndexes, tokenize
+from vectorstore.records import Passage
+
+_QUESTION_NOISE = set(tokenize([
+    "say said says tell told think call called according report reported news article what who whom whose which "
+    "when where why how did does do doing done is are was were be been being many much about could would should "
+    "might may can will also has have had there their they them this that these those"
+])[0])
+_MIN_WORDS = 6
+_MAX_SENTENCES = 3
+_PASSAGES_READ = 6
+
+
+@dataclass
+class Candidate:
+    sentence: str
+    passage: Passage
+    rank: int
+    coverage: float
+    score: float
+    by_speaker: bool = False
+
+
+def _is_statement(sentence: str) -> bool:
+    """A full sentence that asserts something: not a heading, not a question."""
+    text = sentence.strip().rstrip("\"”’)")
+    return len(sentence.split()) >= _MIN_WORDS and bool(re.search(r"[.!…]$", text))
+
+
+def _key_terms(info: QuestionInfo) -> list[str]:
+    return [t for t in dict.fromkeys(tokenize([info.text])[0]) if t not in _QUESTION_NOISE]
+
+
+def _known_terms(info: QuestionInfo, index: DerivedIndexes) -> list[str]:
+    """Key terms some stored article uses; the others cannot tell one sentence from another."""
+    return [t for t in _key_terms(info) if index.doc_freq.get(t)]
+
+
+def _matches(term: str, words: set[str]) -> bool:
+    """Stems match. (Letting one stem extend another, "ukrain"/"ukrainian", was measured: it answered
+    more unanswerable questions and fewer RealTimeQA ones.)"""
+    return term in words
+
+
+def coverage(terms: list[str], sentence_terms: set[str], index: DerivedIndexes) -> float:
+    """The share of the question's weight (IDF) that the sentence carries."""
+    total = sum(index.idf(t) for t in terms)
+    if total == 0:
+        return 0.0
+    return sum(index.idf(t) for t in terms if _matches(t, sentence_terms)) / total
+
+
+def unknown_share(terms: list[str], index: DerivedIndexes) -> float:
+    """The share of the question's weight carried by words no stored article uses."""
+    total = sum(index.idf(t) for t in terms)
+    return sum(index.idf(t) for t in terms if not index.doc_freq.get(t)) / total if total else 1.0
+
+
+def _sentences_in_context(passage: Passage) -> list[tuple[str, set[str], set[str]]]:
+    """Each sentence with its words and those of the sentence before it (a subheading, or the
+    sentence naming what a quote is about)."""
+    sentences = split_sentences(passage.text)
+    words = tokenize(sentences) if sentences else []
+    return [(s, set(w), set(words[i - 1]) if i else set()) for i, (s, w) in enumerate(zip(sentences, words))]
+
+
+def candidates(info: QuestionInfo, retrieved: Retrieved, index: DerivedIndexes) -> list[Candidate]:
+    terms = _known_terms(info, index)
+    speaker_sentences = {q.sentence for q in retrieved.speaker_quotes}
+    seen: set[str] = set()
+    found: list[Candidate] = []
+    for rank, passage in enumerate(retrieved.passages[:_PASSAGES_READ]):
+        title = set(tokenize([passage.title])[0])
+        for sentence, words, before in _sentences_in_context(passage):
+            around = before | title
+            key = sentence.strip()
+            if key in seen or not _is_statement(sentence) or not satisfies(info, sentence):
+                continue
+            seen.add(key)
+            cov = coverage(terms, words, index)
+            context = coverage(terms, words | around, index)
+            by_speaker = any(key in s or s in key for s in speaker_sentences)
+            score = (cov + 0.25 * context + 0.1 / (1 + rank)
+                     + (0.6 if by_speaker else 0.0))
+            found.append(Candidate(key, passage, rank, max(cov, 0.8 * context), score, by_speaker))
+    return sorted(found, key=lambda c: c.score, reverse=True)
+
+
+def _speaker_candidates(retrieved: Retrieved, index: DerivedIndexes, info: QuestionInfo) -> list[Candidate]:
+    """For "what did X say": X's quoted sentences, found in the retrieved passages or the index."""
+    by_id = {p.chunk_id: p for p in retrieved.passages}
+    speaker_words = set(tokenize([info.speaker or ""])[0])
+    terms = [t for t in _known_terms(info, index) if t not in speaker_words]
+    out: list[Candidate] = []
+    seen: set[str] = set()
+    for rank, q in enumerate(retrieved.speaker_quotes):
+        passage = by_id.get(index.ids[q.row])
+        if passage is None or q.sentence in seen or q.sentence not in passage.text:
+            continue
+        seen.add(q.sentence)
+        in_context = {s.strip(): (w, around) for s, w, around in _sentences_in_context(passage)}
+        words, around = in_context.get(q.sentence.strip(), (set(tokenize([q.sentence])[0]), set()))
+        cov = coverage(terms, words, index) if terms else 1.0
+        context = coverage(terms, words | around, index) if terms else 1.0
+        out.append(Candidate(q.sentence, passage, rank, cov, 1.0 + cov + 0.5 * context - rank * 0.01, True))
+    return sorted(out, key=lambda c: c.score, reverse=True)
+
+
+def extractive_answer(question: str, info: QuestionInfo, retrieved: Retrieved, index: DerivedIndexes,
+                      threshold: float, unknown_limit: float = 0.75) -> Answer:
+    if info.is_speaker_question and not retrieved.speaker_known:
+        return Answer(question, f"I have no quotes from {info.speaker} in the articles I have read.",
+                      abstained=True)
+    pool = candidates(info, retrieved, index)
+    if info.is_speaker_question:
+        quoted = _speaker_candidates(retrieved, index, info)
+        pool = quoted + [c for c in pool if c.sentence not in {q.sentence for q in quoted}]
+        if quoted:
+            pool[0].coverage = max(pool[0].coverage, threshold)
+    unknown = unknown_share(_key_terms(info), index)
+    speaker_found = bool(pool) and pool[0].by_speaker and info.is_speaker_question
+    if not pool or pool[0].coverage < threshold or (unknown >= unknown_limit and not speaker_found):
+        return Answer(question, ABSTAIN_TEXT, abstained=True)
+    best = pool[0]
+    chosen = [best] + [c for c in pool[1:] if c.score >= 0.6 * best.score and c.coverage >= threshold * 0.8]
+    return compose(question, chosen[:_MAX_SENTENCES])
+
+
+def compose(question: str, chosen: list[Candidate]) -> Answer:
+    """"According to AFP, 24 Feb 2025, <sentence> [1] <sentence> [2]" with one citation each."""
+    parts: list[str] = []
+    citations: list[Citation] = []
+    last_article = None
+    for n, c in enumerate(chosen, 1):
+        if c.passage.article_id == last_article:
+            parts.append(f"{c.sentence} [{n}]")
+        else:
+            parts.append(f"{attribution(c.passage)} {after_attribution(c.sentence)} [{n}]")
+        citations.append(Citation.of(n, c.passage, c.sentence))
+        last_article = c.passage.article_id
+    return Answer(question, " ".join(parts), citations)

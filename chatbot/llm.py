@@ -1,0 +1,74 @@
+"""Answers written by an LLM behind any OpenAI-compatible endpoint, streamed, then checked."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import prompts
+from chatbot.answer import Answer, human_date
+from chatbot.citations import check_citations
+from vectorstore.records import Passage
+
+
+class LLMUnavailable(Exception):
+    """No LLM is configured, or the endpoint is down or too slow."""
+
+
+def format_passages(passages: list[Passage]) -> str:
+    blocks = []
+    for n, p in enumerate(passages, 1):
+        meta = ", ".join(x for x in (p.source, human_date(p.published), p.title) if x)
+        body = p.text.replace("<", "‹").replace(">", "›")  # passage text cannot close its own tag
+        blocks.append(f'<passage n="{n}" meta="{meta}">\n{body}\n</passage>')
+    return "\n".join(blocks)
+
+
+class LLMAnswerer:
+    def __init__(self, chat_model: Any) -> None:
+        self.chat_model = chat_model
+
+    @classmethod
+    def from_settings(cls, settings: Any, name: str | None = None) -> LLMAnswerer:
+        if not settings.llm_base_url:
+            raise LLMUnavailable("no LLM endpoint configured; set NEWSBOT_LLM_BASE_URL")
+        try:
+            from langchain_openai import ChatOpenAI
+        except ImportError as exc:  # pragma: no cover
+            raise LLMUnavailable("langchain-openai is not installed") from exc
+        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"
+        model = ChatOpenAI(
+            base_url=settings.llm_base_url, model=name if name and name != "default" else settings.llm_model,
+            api_key=key, timeout=settings.llm_timeout_s, max_retries=0, temperature=0,
+            max_tokens=settings.llm_max_tokens, streaming=True,
+        )
+        return cls(model)
+
+    def messages(self, question: str, passages: list[Passage]) -> list[tuple[str, str]]:
+        return [
+            ("system", prompts.load("answer_system").render()),
+            ("human", prompts.load("answer_user").render(passages=format_passages(passages), question=question)),
+        ]
+
+    def stream(self, question: str, standalone: str, passages: list[Passage]) -> Generator[str, None, Answer]:
+        """Yield tokens as they arrive; return the checked Answer."""
+        text = ""
+        try:
+            for chunk in self.chat_model.stream(self.messages(standalone, passages)):
+                piece = chunk.content if isinstance(chunk.content, str) else ""
+                if piece:
+                    text += piece
+                    yield piece
+        except Exception as exc:  # openai/httpx raise many types for a dead or slow endpoint
+            raise LLMUnavailable(f"{type(exc).__name__}: {str(exc)[:120]}") from exc
+        return check_citations(question, text, passages)
+
+    def condense(self, question: str, history: list[dict[str, str]]) -> str:
+        turns = "\n".join(f"{m.get('role')}: {m.get('content')}" for m in history[-6:])
+        prompt = prompts.load("condense").render(history=turns, question=question)
+        try:
+            reply = self.chat_model.invoke([("human", prompt)])
+        except Exception as exc:
+            raise LLMUnavailable(f"{type(exc).__name__}: {str(exc)[:120]}") from exc
+        text = str(reply.content).strip().splitlines()[0] if str(reply.content).strip() else ""
+        return text or question

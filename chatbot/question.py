@@ -1,0 +1,61 @@
+"""What a question asks for: its content terms, a speaker ("what did X say about Y"), and
+the kind of answer it expects (a number, a date, a name)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_SAY = re.compile(
+    r"^\s*(?:and\s+)?(?:what|how)\s+(?:did|does|has|have|had|do)\s+(?P<who>.+?)\s+"
+    r"(?:say|said|tell|told|think|thought|claim|claimed|argue|argued|warn|warned|call|called|describe|described|"
+    r"insist|insisted|suggest|suggested|propose|proposed|announce|announced|reveal|revealed|admit|admitted|"
+    r"deny|denied|mean|meant|promise|promised|predict|predicted)"
+    r"(?:\s+(?:(?:about|on|of|regarding|concerning)\s+)?(?P<topic>.+?))?\s*\??\s*$",
+    re.IGNORECASE,
+)
+_QUOTE_Q = re.compile(r"^\s*(?:quotes?|statements?)\s+(?:by|from)\s+(?P<who>.+?)(?:\s+(?:about|on)\s+(?P<topic>.+?))?\??$", re.I)
+_NUMBER_Q = re.compile(r"\bhow\s+(?:many|much|old|far|large|big)\b|\bwhat\s+(?:number|percentage|share|proportion)\b", re.I)
+_DATE_Q = re.compile(r"^\s*(?:and\s+)?when\b|\bwhat\s+(?:year|date|day|month|time)\b|\bin\s+what\s+year\b|"
+                     r"\bhow\s+(?:long|soon)\b", re.I)
+_PRONOUNS = {"he", "she", "him", "her", "his", "hers", "they", "them", "their", "it", "its", "this", "that"}
+
+
+@dataclass
+class QuestionInfo:
+    text: str
+    speaker: str | None = None  # as written in the question ("Macron", "the French president")
+    topic: str | None = None
+    wants_number: bool = False
+    wants_date: bool = False
+
+    @property
+    def is_speaker_question(self) -> bool:
+        return self.speaker is not None
+
+
+def analyse(question: str) -> QuestionInfo:
+    info = QuestionInfo(question.strip())
+    m = _SAY.match(question) or _QUOTE_Q.match(question)
+    if m and m.group("who").lower() not in _PRONOUNS:
+        info.speaker = m.group("who").strip()
+        info.topic = (m.group("topic") or "").strip() or None
+    info.wants_number = bool(_NUMBER_Q.search(question))
+    info.wants_date = bool(_DATE_Q.search(question))
+    return info
+
+
+_NUMBER = re.compile(r"\d|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|"
+                     r"twenty|thirty|forty|fifty|hundred|thousand|million|billion|trillion|half|"
+                     r"decade|percent)\b", re.I)
+_DATE = re.compile(r"\b(?:1[89]\d\d|20\d\d|january|february|march|april|may|june|july|august|september|"
+                   r"october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|monday|"
+                   r"tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tomorrow|week|weeks|"
+                   r"month|months|year|years|ago|soon|earlier|later|next|last|since|until|within)\b", re.I)
+
+
+def satisfies(info: QuestionInfo, sentence: str) -> bool:
+    """Does the sentence hold the kind of thing the question asks for?"""
+    if info.wants_number and not _NUMBER.search(sentence):
+        return False
+    return not (info.wants_date and not _DATE.search(sentence))

@@ -1,0 +1,104 @@
+"""NewsBot: the one object the CLI, the web app and the integrations call."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from chatbot.answer import Answer
+from chatbot.condense import condense
+from chatbot.extractive import extractive_answer
+from chatbot.retrieval import Filters, HybridRetriever, Retrieved, retrieve
+from ingest.embed import NewsEmbeddings
+from vectorstore.store import NewsStore
+
+
+def _sentences(text: str) -> list[str]:
+    """The answer in cited pieces, so a page can show it as it is written; they join to the text."""
+    parts = re.split(r"(?<=\]) ", text)
+    return [part + (" " if i < len(parts) - 1 else "") for i, part in enumerate(parts)]
+
+
+class NewsBot:
+    def __init__(self, settings: Any, store: NewsStore | None = None, embedder: NewsEmbeddings | None = None) -> None:
+        from vectorstore.langchain import NewsVectorStore
+
+        self.settings = settings
+        embedder = embedder or NewsEmbeddings.from_settings(settings)
+        if store is None:
+            self.vectorstore = NewsVectorStore.from_settings(settings, embedder)
+        else:
+            self.vectorstore = NewsVectorStore(embedder, client=store.client, collection_name=settings.collection,
+                                               index_dir=store.index_dir)
+            self.vectorstore.news_store = store
+        self.store = self.vectorstore.news_store
+        self.embedder = embedder
+        self.retriever: HybridRetriever = self.vectorstore.hybrid  # the same path NewsRetriever runs
+        self.retriever.max_per_article = settings.max_chunks_per_article
+
+    def warm_up(self) -> None:
+        """Load the model and the indexes now rather than on the first question."""
+        self.embedder.embed_query("warm up")
+        _ = self.retriever.index
+
+    def retrieve(self, question: str, k: int | None = None, filters: Filters | None = None,
+                 as_of: str | None = None) -> Retrieved:
+        return retrieve(self.retriever, question, k or self.settings.top_k, filters, as_of)
+
+    def ask(self, question: str, history: list[dict[str, str]] | None = None, filters: Filters | None = None,
+            k: int | None = None, llm: str | None = None, as_of: str | None = None,
+            retrieved: Retrieved | None = None) -> Answer:
+        return self._finish(self.stream(question, history, filters, k, llm, as_of, retrieved))
+
+    def stream(self, question: str, history: list[dict[str, str]] | None = None, filters: Filters | None = None,
+               k: int | None = None, llm: str | None = None, as_of: str | None = None,
+               retrieved: Retrieved | None = None) -> Iterator[str | Answer]:
+        """Text pieces as they are written, then the finished Answer."""
+        answerer, notice = None, None
+        if llm:
+            from chatbot.llm import LLMAnswerer, LLMUnavailable
+
+            try:
+                answerer = LLMAnswerer.from_settings(self.settings, llm)
+            except LLMUnavailable as exc:
+                notice = f"The language model is unavailable ({exc}); showing the extractive answer."
+        standalone = self._condense(question, history, answerer)
+        if retrieved is None:
+            retrieved = self.retrieve(standalone, k, filters, as_of)
+        answer: Answer | None = None
+        if answerer is not None:
+            try:
+                answer = yield from answerer.stream(question, standalone, retrieved.passages)
+            except LLMUnavailable as exc:
+                notice = f"The language model is unavailable ({exc}); showing the extractive answer."
+        if answer is None:
+            answer = self._extractive(question, standalone, retrieved)
+            answer.notice = notice
+            yield from _sentences(answer.answer)
+        if standalone != question:
+            answer.rewritten_question = standalone
+        yield answer
+
+    def _condense(self, question: str, history: list[dict[str, str]] | None, answerer: Any) -> str:
+        if history and answerer is not None:
+            from chatbot.llm import LLMUnavailable
+
+            try:
+                return answerer.condense(question, history)
+            except LLMUnavailable:
+                pass
+        return condense(question, history)
+
+    def _extractive(self, question: str, standalone: str, retrieved: Retrieved) -> Answer:
+        return extractive_answer(question, retrieved.info, retrieved, self.retriever.index,
+                                 self.settings.abstain_threshold, self.settings.abstain_unknown_share)
+
+    @staticmethod
+    def _finish(events: Iterator[str | Answer]) -> Answer:
+        final: Answer | None = None
+        for event in events:
+            if isinstance(event, Answer):
+                final = event
+        assert final is not None
+        return final
