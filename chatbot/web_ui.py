@@ -1,0 +1,178 @@
+"""The chat page (Gradio Blocks): streamed answers with numbered source cards, filters,
+thumbs up/down, example questions from the stored articles, and an Ingest tab."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Generator, Iterator
+from datetime import date
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from chatbot.answer import Answer
+from chatbot.cards import source_cards
+from chatbot.feedback import FeedbackLog
+from chatbot.retrieval import Filters
+from chatbot.service import NewsBot
+from chatbot.web_ingest import UPLOAD_SUFFIXES, IngestRejected, WebIngest
+
+log = logging.getLogger(__name__)
+
+NO_SOURCES = '<p class="nb-empty">The sources of each answer appear here.</p>'
+_EXAMPLES = 4
+_HISTORY_TURNS = 3
+
+
+class ChatPage:
+    """The page's event handlers; the bot does the work, this turns it into component values."""
+
+    def __init__(self, bot: NewsBot, settings: Any, ingest: WebIngest, feedback_log: FeedbackLog) -> None:
+        self.bot = bot
+        self.settings = settings
+        self.ingest = ingest
+        self.feedback_log = feedback_log
+
+    def refresh(self) -> tuple[Any, Any]:
+        """Example questions from the newest headlines, and the outlets to filter by: from the
+        retriever's in-memory index, so a page load does not scan the store."""
+        firsts = [m for m in self.bot.retriever.index.metas if m.get("n") == 0]  # one per article
+        newest = sorted(firsts, key=lambda m: m.get("published") or "", reverse=True)[:_EXAMPLES]
+        outlets = sorted({s for m in firsts for s in m.get("sources") or []})
+        samples = [[f"What is the story behind “{m['title']}”?"] for m in newest if m.get("title")]
+        return gr.Dataset(samples=samples), gr.Dropdown(choices=[("Any outlet", ""), *((s, s) for s in outlets)])
+
+    def respond(self, question: str, messages: list[dict[str, Any]], answers: list[dict[str, Any]],
+                source: str, date_from: str, date_to: str, use_llm: bool) -> Iterator[tuple[Any, ...]]:
+        question = (question or "").strip()
+        if not question:
+            raise gr.Error("Type a question first.")
+        if len(question) > self.settings.max_question_chars:
+            raise gr.Error(f"Questions are limited to {self.settings.max_question_chars} characters.")
+        filters = Filters(source or None, iso_date(date_from), iso_date(date_to))
+        messages = [*messages, {"role": "user", "content": escape(question)}, {"role": "assistant", "content": ""}]
+        yield messages, NO_SOURCES, answers, ""
+        llm = self.settings.llm_model if use_llm and self.settings.llm_base_url else None
+        final = yield from self._stream(question, messages, answers, filters, llm)
+        if final is not None:
+            answers = [*answers, {"index": len(messages) - 1, **final.as_dict()}]
+            yield messages, source_cards(final), answers, gr.skip()
+
+    def _stream(self, question: str, messages: list[dict[str, Any]], answers: list[dict[str, Any]],
+                filters: Filters, llm: str | None) -> Generator[tuple[Any, ...], None, Answer | None]:
+        """Fill the last message as pieces arrive; returns the finished Answer (None on failure)."""
+        text = ""
+        try:
+            for event in self.bot.stream(question, history(answers), filters, llm=llm):
+                if isinstance(event, Answer):
+                    messages[-1] = {"role": "assistant", "content": escape(shown(event))}
+                    return event
+                text += event
+                messages[-1] = {"role": "assistant", "content": escape(text)}
+                yield messages, gr.skip(), answers, gr.skip()
+        except Exception:
+            log.exception("answering %r failed", question)
+            messages[-1] = {"role": "assistant", "content": "Sorry, answering failed; please try again."}
+            yield messages, NO_SOURCES, answers, gr.skip()
+        return None
+
+    def like(self, answers: list[dict[str, Any]], data: gr.LikeData) -> None:
+        if not isinstance(data.liked, bool):
+            return
+        answer = next((a for a in answers if a["index"] == data.index), None)
+        if answer is None:
+            return
+        self.feedback_log.append("up" if data.liked else "down", answer["question"], answer["answer"],
+                                 answer["citations"], via="chat")
+        gr.Info("Thanks for the feedback.")
+
+    def add(self, url: str, upload: str | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+        try:
+            sources = [self.ingest.check_url(url)] if url and url.strip() else []
+            if upload:
+                sources.append(self.ingest.check_upload(Path(upload)))
+        except IngestRejected as exc:
+            raise gr.Error(str(exc)) from None
+        if not sources:
+            raise gr.Error("Give a URL or choose a file.")
+        progress(0, desc="Reading and embedding…")
+        summary = self.ingest.run(sources, on_item=lambda origin: progress(0.5, desc=f"Read {Path(origin).name}"))
+        lines = [summary.line(), *(f"failed: {f}" for f in summary.failures)]
+        return "\n".join(lines), *self.refresh()
+
+
+def iso_date(text: str | None) -> str | None:
+    if not text or not text.strip():
+        return None
+    try:
+        return date.fromisoformat(text.strip()).isoformat()
+    except ValueError:
+        raise gr.Error(f"{text!r} is not a date; use YYYY-MM-DD.") from None
+
+
+def shown(answer: Answer) -> str:
+    """The answer as the chat shows it: a notice first when there is one."""
+    return f"({answer.notice})\n\n{answer.answer}" if answer.notice else answer.answer
+
+
+def history(answers: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The last exchanges, as plain text, for follow-up questions."""
+    turns = []
+    for a in answers[-_HISTORY_TURNS:]:
+        turns += [{"role": "user", "content": a["question"]}, {"role": "assistant", "content": a["answer"]}]
+    return turns
+
+
+def build_ui(bot: NewsBot, settings: Any, ingest: WebIngest, feedback_log: FeedbackLog) -> gr.Blocks:
+    page = ChatPage(bot, settings, ingest, feedback_log)
+    with gr.Blocks(title="newsbot", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
+        gr.Markdown("## newsbot\nAnswers about the news from the articles it has read, with the passages it used.")
+        with gr.Tab("Chat"):
+            examples, source = _chat_tab(page, settings)
+        with gr.Tab("Ingest"):
+            _ingest_tab(page, settings, examples, source)
+        demo.load(page.refresh, None, [examples, source])
+    demo.queue(max_size=settings.queue_size, default_concurrency_limit=2)
+    return demo
+
+
+def _chat_tab(page: ChatPage, settings: Any) -> tuple[gr.Dataset, gr.Dropdown]:
+    answers = gr.State([])
+    with gr.Row():
+        with gr.Column(scale=3):
+            chat = gr.Chatbot(label="Answers", elem_id="nb-chat", height=440, render_markdown=False,
+                              buttons=["copy"], placeholder="Ask about the news the bot has read.")
+            with gr.Row():
+                question = gr.Textbox(show_label=False, placeholder="Ask about the news…", elem_id="nb-question",
+                                      max_length=settings.max_question_chars, scale=5, autofocus=True)
+                ask = gr.Button("Ask", variant="primary", scale=1, elem_id="nb-ask")
+            examples = gr.Dataset(label="Try", components=[question], samples=[], elem_id="nb-examples")
+        with gr.Column(scale=2):
+            gr.Markdown("### Sources")
+            cards = gr.HTML(NO_SOURCES, elem_id="nb-sources", js_on_load=None)
+            with gr.Accordion("Filters", open=False):
+                source = gr.Dropdown(choices=[("Any outlet", "")], value="", label="Outlet", elem_id="nb-outlet")
+                date_from = gr.Textbox(label="From", placeholder="YYYY-MM-DD", elem_id="nb-from")
+                date_to = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", elem_id="nb-until")
+                use_llm = gr.Checkbox(label=f"Write answers with the language model ({settings.llm_model})",
+                                      visible=bool(settings.llm_base_url))
+    inputs = [question, chat, answers, source, date_from, date_to, use_llm]
+    outputs = [chat, cards, answers, question]
+    question.submit(page.respond, inputs, outputs)
+    ask.click(page.respond, inputs, outputs)
+    examples.click(lambda sample: sample[0], examples, question).then(page.respond, inputs, outputs)
+    chat.like(page.like, [answers], None)
+    chat.clear(lambda: [], None, answers)  # or feedback and follow-ups would refer to cleared answers
+    return examples, source
+
+
+def _ingest_tab(page: ChatPage, settings: Any, examples: gr.Dataset, source: gr.Dropdown) -> None:
+    limit_mb = settings.max_upload_bytes / 1024 / 1024
+    gr.Markdown(f"Add an article by URL, or upload a file ({', '.join(UPLOAD_SUFFIXES)}; up to {limit_mb:g} MB).")
+    url = gr.Textbox(label="Article or feed URL", placeholder="https://…", elem_id="nb-url")
+    upload = gr.File(label="File", file_types=UPLOAD_SUFFIXES, type="filepath", elem_id="nb-upload")
+    add = gr.Button("Add to the library", variant="primary", elem_id="nb-add")
+    summary = gr.Textbox(label="Summary", interactive=False, elem_id="nb-summary", lines=2)
+    add.click(page.add, [url, upload], [summary, examples, source], concurrency_limit=1)
