@@ -30,3 +30,19 @@ def corpus_records(limit: int | None = None) -> list[dict]:
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed_asks(bot, questions: list[str]) -> list[float]:  # noqa: ANN001 - a chatbot.service.NewsBot
+    """Milliseconds per `bot.ask`, sorted."""
+    import time
+
+    times = []
+    for question in questions:
+        start = time.perf_counter()
+        bot.ask(question)
+        times.append((time.perf_counter() - start) * 1000)
+    return sorted(times)
+
+
+def p50_p95(sorted_ms: list[float]) -> tuple[float, float]:
+    return round(sorted_ms[len(sorted_ms) // 2], 1), round(sorted_ms[int(0.95 * (len(sorted_ms) - 1))], 1)

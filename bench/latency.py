@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from bench.common import weeks
+from bench.common import p50_p95, timed_asks, weeks
 
 
 def main() -> None:
@@ -31,16 +30,11 @@ def main() -> None:
     bot.warm_up()
     warm_s = time.perf_counter() - start
     questions = [json.loads(line)["question"] for w in weeks() for line in (w / "questions.jsonl").open() if line.strip()]
-    times = []
-    for q in questions:
-        t0 = time.perf_counter()
-        bot.ask(q)
-        times.append((time.perf_counter() - t0) * 1000)
-    times.sort()
+    times = timed_asks(bot, questions)
+    p50, p95 = p50_p95(times)
     print("## `ask` latency, extractive, one process\n")
     print(f"Store: every RealTimeQA week together ({bot.store.count()} chunks). Warm-up (model + indexes): {warm_s:.1f} s.\n")
-    print(f"{len(times)} questions: p50 {statistics.median(times):.1f} ms, p95 {times[int(0.95 * (len(times) - 1))]:.1f} ms, "
-          f"max {times[-1]:.1f} ms")
+    print(f"{len(times)} questions: p50 {p50} ms, p95 {p95} ms, max {times[-1]:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -9,14 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from bench.common import corpus_records
+from bench.common import corpus_records, p50_p95, timed_asks
 
 
 def rss_mb() -> float:
@@ -53,16 +52,10 @@ def measure(n: int, texts: list[str]) -> dict:
     _ = bot.retriever.index
     index_s = time.perf_counter() - t0
     questions = [r["title"] for r in corpus_records(200)]
-    times = []
-    for q in questions:
-        t = time.perf_counter()
-        bot.ask(q)
-        times.append((time.perf_counter() - t) * 1000)
-    times.sort()
+    p50, p95 = p50_p95(timed_asks(bot, questions))
     release_store_lock(data_dir)
     return {"chunks": n, "insert_chunks_per_s": round(n / insert_s), "index_build_s": round(index_s, 1),
-            "ask_p50_ms": round(statistics.median(times), 1), "ask_p95_ms": round(times[int(0.95 * (len(times) - 1))], 1),
-            "rss_growth_mb": round(rss_mb() - base)}
+            "ask_p50_ms": p50, "ask_p95_ms": p95, "rss_growth_mb": round(rss_mb() - base)}
 
 
 def main() -> None:
