@@ -24,8 +24,11 @@ _UI_TOKENS = {
     "related stories", "most read", "most popular", "trending", "watch", "listen", "copy link",
     "link copied", "facebook", "twitter", "x", "whatsapp", "linkedin", "reddit", "pinterest",
     "instagram", "next", "previous", "back to top", "top", "more", "video", "photos", "gallery",
-    "home", "news", "opinion contributor", "contributing", "developments:",
+    "home", "news", "opinion contributor", "contributing", "developments:", "sign up", "sign up now",
 }
+# Headers that open a list of links to other stories: the headline-shaped lines after them go too.
+_LIST_HEADERS = {"related", "related articles", "related stories", "more stories", "read more", "most read",
+                 "most popular", "trending", "you may also like", "recommended", "more from", "latest news"}
 
 # Phrases that only furniture uses: appeals for money, newsletters, cookie banners,
 # app promotion, links to elsewhere, affiliate notes, author contact boxes.
@@ -34,9 +37,10 @@ _FURNITURE = re.compile(
       we\ need\ your\ help | readers\ like\ you | please\ (contribute|donate|support|subscribe)
     | (make|making)\ a\ (contribution|donation) | donat(e|ion)\ (now|today) | support\ (our|us|independent)
     | advertising\ revenue | become\ a\ (member|subscriber|supporter) | already\ a\ (member|subscriber)
-    | subscribe\ (now|today|to\ our|for) | sign\ up\ (for|to|now|here) | in\ your\ inbox | newsletter
+    | subscribe\ (now|today|to\ our|for) | sign\ up\ (for|to|now|here) | (in|to)\ your\ inbox
+    | our\ \w+(\ \w+)?\ newsletter | newsletter\ sign | enter\ your\ email | by\ signing\ up
     | (we|this\ (site|website))\ uses?\ cookies | cookie\ (policy|settings|preferences) | accept\ (all\ )?cookies
-    | privacy\ policy | terms\ of\ (use|service) | all\ rights\ reserved
+    | (read|see|our)\ privacy\ policy | terms\ of\ (use|service) | all\ rights\ reserved
     | check\ out\ (our|the\ all\ new) | want\ to\ know\ more | click\ here | read\ more\ (about|here|:)
     | follow\ us\ on | download\ (our|the)\ (free\ )?app | get\ the\ app | the\ .{1,30}\ app\ gets\ you
     | if\ you\ (make|buy)\ a\ purchase | we\ (may\ )?(earn|receive)\ a\ commission | affiliate\ link
@@ -51,11 +55,12 @@ _CREDIT = (r"(?:[A-Z]{2,6}(?:/[A-Z][\w ]{1,20})?|Getty Images.*|Reuters|Shutters
            r"|(?:Photo|Image|Picture|Credit)s?:.*|Rolling News)")
 _LONE_CREDIT = re.compile(rf"^(?:{_CREDIT}|\(?(?:Photo|Image) by .*\)?)$")
 _CAPTION = re.compile(rf"[.!?]\s+{_CREDIT}$")
+_CLOCK = re.compile(r"\d{1,2}[:.]\d{2}\s*[ap]\.?m\.?", re.IGNORECASE)  # "11:16 a.m. ET" is a time, not a credit
 _COPYRIGHT = re.compile(r"^(?:©|\(c\)|copyright\b)", re.IGNORECASE)
 _DATELINE = re.compile(
     r"^(?:last\s+update[d]?|updated|published|posted|first\s+published)\b.{0,60}$", re.IGNORECASE
 )
-_BYLINE = re.compile(r"^by\s+([A-Z][\w.'-]+(?:\s+(?:and\s+)?[A-Z][\w.'-]+){0,5})\s*(?:[,|].*)?$")
+_BYLINE = re.compile(r"^(?i:by)\s+([A-Z][\w.'-]+(?:\s+(?:and\s+)?[A-Z][\w.'-]+){0,5})\s*(?:[,|].*)?$")
 _SENTENCE_END = re.compile(r"[.!?…:;\"”’)\]]$")
 
 
@@ -83,7 +88,7 @@ def _is_furniture(line: str) -> bool:
     bare = line.strip(" .:|•·-–—>»").lower()
     if bare in _UI_TOKENS or not bare:
         return True
-    if _LONE_CREDIT.match(line) or _CAPTION.search(line):
+    if _LONE_CREDIT.match(line) or (_CAPTION.search(line) and not _CLOCK.search(line)):
         return True
     if len(line.split()) <= 4 and line.endswith(("—", "–")):  # "Washington CNN —" dateline stubs
         return True
@@ -117,7 +122,13 @@ def clean_text(raw: str) -> CleanText:
     out = CleanText(lines=[])
     seen: set[str] = set()
     kept: list[str] = []
+    in_link_list = False
     for i, line in enumerate(lines):
+        line = line.lstrip("#").strip() if line.startswith("#") else line  # markdown headings
+        if in_link_list and not _SENTENCE_END.search(line):
+            out.dropped.append(line)
+            continue
+        in_link_list = line.strip(" .:|").lower() in _LIST_HEADERS
         if _COPYRIGHT.match(line):
             out.copyright.append(line)
             if i >= len(lines) // 2:  # the copyright line closes the story: the rest is widgets

@@ -51,15 +51,11 @@ def test_dateline_and_copyright_of_another_agency() -> None:
     assert article.agency == "Reuters"
 
 
-@pytest.mark.xfail(strict=True, reason="PRODUCT: ingest/clean.py _CAPTION takes 'a.m. ET' for a photo credit and drops "
-                   "the date line 'Jan. 23, 2025, 11:16 a.m. ET' (USA Today shape) before find_date sees it")
 def test_date_line_above_the_story() -> None:
     text = "\n\n".join(["Central bank raises rates again", "Jan. 23, 2025, 11:16 a.m. ET", *BODY])
     assert build_article(RawDoc("x.txt", text)).published == "2025-01-23"
 
 
-@pytest.mark.xfail(strict=True, reason="PRODUCT: ingest/clean.py _BYLINE is case-sensitive '^by': 'By Jane Smith, ...' "
-                   "is never a byline and stays in the story text")
 def test_byline_is_found_and_not_kept_as_story() -> None:
     text = "\n\n".join(["Central bank raises rates again", "By Jane Smith, Economics Correspondent", *BODY])
     article = build_article(RawDoc("x.txt", text))
