@@ -115,7 +115,15 @@ class Ingestor:
                   summary: IngestSummary) -> bool:
         """True when the article needs writing; counts unchanged and merged copies."""
         a = p.article
-        if a.id in pending or pending_hashes.get(a.content_hash, a.id) != a.id:
+        pending_twin = pending.get(pending_hashes.get(a.content_hash, a.id))
+        if pending_twin is not None and pending_twin.article.id != a.id:  # the same wire story, earlier in this run
+            if a.source and a.source not in pending_twin.article.sources:
+                pending_twin.article.sources.append(a.source)
+                summary.merged += 1
+            else:
+                summary.unchanged += 1
+            return False
+        if a.id in pending:
             summary.unchanged += 1
             return False
         state = self.store.article_state(a.id)

@@ -100,9 +100,6 @@ def wire_copies(n: int = 3) -> list[dict]:
             for name, url in outlets[:n]]
 
 
-@pytest.mark.xfail(strict=True, reason="PRODUCT: ingest/pipeline.py _classify counts a twin of an article still pending in "
-                   "the same run as 'unchanged' and never records its source: two outlets' copies in one JSONL keep only "
-                   "the first source (got sources ['First Post'], summary merged=0)")
 def test_the_same_wire_story_from_two_outlets_in_one_file_keeps_both_sources(open_store, tmp_path: Path) -> None:
     handle = open_store()
     summary = handle.ingest(write_jsonl(tmp_path / "wire.jsonl", wire_copies(2)))
@@ -277,8 +274,6 @@ def test_each_input_kind_keeps_its_metadata(ingested_inputs, title, source, publ
     assert art["url"] == url
 
 
-@pytest.mark.xfail(strict=True, reason="PRODUCT: ingest/metadata.py find_title keeps the Markdown heading mark: "
-                   "a .md article is listed as '# Dredging halted in Lowmere'")
 def test_markdown_heading_marks_are_not_part_of_the_title(ingested_inputs) -> None:
     _, by_title = ingested_inputs
     assert "Dredging halted in Lowmere" in by_title, sorted(by_title)
