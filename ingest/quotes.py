@@ -20,7 +20,7 @@ _VERBS = (
     r"recalled|predicted|suggested|telling|responded|continued|conceded|remarked|promised"
 )
 _VERB = re.compile(rf"\b({_VERBS})\b")
-_NAME_TOKEN = r"(?:[A-Z][a-zA-Z'’\-]+|de|van|von|bin|al|da|del|la|le)"
+_NAME_TOKEN = r"(?:[A-Z][a-zA-Z'’\-]+|(?:de|van|von|bin|al|da|del|la|le)\b)"
 _NAME = re.compile(rf"\b[A-Z][a-zA-Z'’\-]+(?:\s+{_NAME_TOKEN})*")
 _PRONOUN = re.compile(r"\b(he|she|they)\s+(?:had\s+|has\s+|also\s+|then\s+)?(?:" + _VERBS + r")\b")
 _NOT_NAMES = {
@@ -61,12 +61,17 @@ def _names(frame: str) -> list[tuple[int, int, str]]:
 
 
 def _subject(frame: str) -> str | None:
-    """The first name not governed by a preposition: the sentence's likely subject."""
-    for start, _end, name in _names(frame):
-        before = frame[:start].split()
-        if not before or before[-1].lower().strip(",") not in _PREPOSITIONS:
-            return name
-    return None
+    """The first name not governed by a preposition: the sentence's likely subject. A lone
+    capitalised first word ("Opposition leader Tom Hart …") gives way to a full name after it."""
+    found = [(start, name) for start, _end, name in _names(frame)
+             if not frame[:start].split() or frame[:start].split()[-1].lower().strip(",") not in _PREPOSITIONS]
+    if not found:
+        return None
+    first_start, first = found[0]
+    if not frame[:first_start].strip() and " " not in first:
+        full = next((name for _, name in found[1:] if " " in name), None)
+        return full or first
+    return first
 
 
 def _speaker(frame: str, last: str | None) -> str | None:
@@ -82,7 +87,7 @@ def _speaker(frame: str, last: str | None) -> str | None:
         return _subject(frame[: pronoun.start()]) or last
     if before:
         return before[-1][2]
-    if after and frame[verb.start() - 3 : verb.start()].strip() in {",", "”", ""}:
+    if after and frame[: verb.start()].rstrip().endswith((",", "”", "Q")):  # “…,” said Ana Lopez
         names = _names(after.group(1))
         if names:
             return names[0][2]
