@@ -25,10 +25,11 @@ def _bounded_pieces(text: str, spans: list[tuple[int, int]], enc: tiktoken.Encod
             yield start, end, len(tokens)
             continue
         offset = start
-        for i in range(0, len(tokens), limit):
-            piece = enc.decode(tokens[i : i + limit])
-            piece_end = min(end, offset + len(piece))
-            yield offset, piece_end, len(tokens[i : i + limit])
+        while offset < end:
+            piece_end = min(end, offset + len(enc.decode(enc.encode(text[offset:end])[:limit])))
+            while piece_end > offset + 1 and len(enc.encode(text[offset:piece_end])) > limit:
+                piece_end -= 1  # a cut inside a multi-byte character decodes longer than it encodes
+            yield offset, piece_end, len(enc.encode(text[offset:piece_end]))
             offset = piece_end
 
 
