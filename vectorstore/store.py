@@ -242,7 +242,7 @@ class NewsStore:
     def get_passages(self, ids: list[str]) -> list[Passage]:
         if not ids:
             return []
-        found = self.collection.get(ids=ids, include=["documents", "metadatas"])
+        found = self.collection.get(ids=list(dict.fromkeys(ids)), include=["documents", "metadatas"])
         by_id = {i: passage_from(i, d, m) for i, d, m in zip(found["ids"], found["documents"], found["metadatas"])}
         return [by_id[i] for i in ids if i in by_id]
 
