@@ -160,8 +160,7 @@ def test_a_speaker_never_quoted_gets_no_invented_quote(seeded_bot) -> None:
 UNANSWERABLE = ["What is the capital of Australia?", "Who won the 2018 football World Cup?", "How tall is Mount Everest?"]
 ANSWERS_ANYWAY = pytest.mark.xfail(strict=True, reason=(
     "PRODUCT: chatbot/extractive.py abstention: with real pages in the store, an unrelated question is answered with "
-    "an unrelated cited sentence. 'What is the capital of Australia?' → the Davos Manifesto sentence ('capital' and "
-    "'capitalism' share a stem); 'Who won the 2018 football World Cup?' → the UN vote tally and 'Putin won't be attending'"))
+    "an unrelated cited sentence: 'Who won the 2018 football World Cup?' → the UN vote tally and 'Putin won't be attending'"))
 
 
 @pytest.mark.parametrize("question", UNANSWERABLE)
@@ -172,7 +171,7 @@ def test_abstains_when_the_seed_does_not_answer(seeded_bot, question: str) -> No
 
 
 @pytest.mark.parametrize("question", [
-    pytest.param(UNANSWERABLE[0], marks=ANSWERS_ANYWAY),
+    UNANSWERABLE[0],
     pytest.param(UNANSWERABLE[1], marks=ANSWERS_ANYWAY),
     UNANSWERABLE[2],
 ])
