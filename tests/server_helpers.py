@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import REPO, cli_args, cli_env, free_port
+from tests.conftest import REPO, cli_args, cli_env, free_port, stop
 
 ARTIFACTS = REPO / "test-artifacts"
 SEED_QUESTION = "What did Macron say about troops?"
@@ -65,12 +65,7 @@ def newsbot_server(data_dir: Path, env: dict[str, str] | None = None, timeout: f
         wait_ready(url, process, log, timeout)
         yield RunningServer(url, data_dir, log)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> float:

@@ -22,7 +22,7 @@ import pytest
 
 from chatbot.answer import ABSTAIN_TEXT, Answer
 from chatbot.citations import check_citations
-from tests.conftest import copy_store, free_port, ok, run_parallel
+from tests.conftest import copy_store, free_port, ok, run_parallel, stop
 
 pytestmark = pytest.mark.llm
 
@@ -66,12 +66,7 @@ def llm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.3)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, timeout=15)
 
 
 def bot_with(seeded, embedder, llm_base_url: str | None) -> Any:
