@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from bench.common import weeks
+from bench.common import p50_p95, weeks
 from chatbot.evaluation import contains
 
 
@@ -112,9 +111,8 @@ def main() -> None:
         print(f"| LangChain tutorial (top chunk as answer, k=4) | {_rate(tut, 'right')} | {_rate(tut, 'recall4')} | 0.0 |")
     for name, marks in sorted(baselines().items()):
         print(f"| {name} (published, LLM + web search) | {round(sum(marks) / len(marks), 3)} | – | – |")
-    ordered = sorted(times)
-    print(f"\nnewsbot retrieve+answer per question: p50 {statistics.median(ordered):.1f} ms, "
-          f"p95 {ordered[int(0.95 * (len(ordered) - 1))]:.1f} ms")
+    p50, p95 = p50_p95(sorted(times))
+    print(f"\nnewsbot retrieve+answer per question: p50 {p50} ms, p95 {p95} ms")
 
 
 if __name__ == "__main__":

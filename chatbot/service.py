@@ -73,7 +73,7 @@ class NewsBot:
             except LLMUnavailable as exc:
                 notice = f"The language model is unavailable ({exc}); showing the extractive answer."
         if answer is None:
-            answer = self._extractive(question, standalone, retrieved)
+            answer = self._extractive(question, retrieved)
             answer.notice = notice
             yield from _sentences(answer.answer)
         if standalone != question:
@@ -90,7 +90,7 @@ class NewsBot:
                 pass
         return condense(question, history)
 
-    def _extractive(self, question: str, standalone: str, retrieved: Retrieved) -> Answer:
+    def _extractive(self, question: str, retrieved: Retrieved) -> Answer:
         return extractive_answer(question, retrieved.info, retrieved, self.retriever.index,
                                  self.settings.abstain_threshold, self.settings.abstain_unknown_share)
 
