@@ -118,7 +118,8 @@ def api_router(bot: NewsBot, settings: Any, queue: WorkQueue, limiter: RateLimit
     def health() -> dict[str, Any]:
         """Up, with what the store holds."""
         metas = bot.retriever.index.metas
-        return {"status": "ok", "articles": len({m["article_id"] for m in metas}), "chunks": len(metas)}
+        articles = {m["article_id"] for m in metas if "article_id" in m}  # rows added through LangChain have none
+        return {"status": "ok", "articles": len(articles), "chunks": len(metas)}
 
     @router.post("/feedback")
     def feedback(body: FeedbackRequest) -> dict[str, str]:
