@@ -15,12 +15,16 @@ from chatbot.qa_formats import QAItem
 from chatbot.service import NewsBot
 from vectorstore.indexes import tokenize
 
+_NUMBER_WORDS = {w: str(n) for n, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}
+
 
 def norm(text: str) -> str:
-    """Case, punctuation, accents and number format insensitive form."""
+    """Case, punctuation, accents and number format insensitive form ("Four" and "4" are one)."""
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
     text = re.sub(r"(?<=\d)[,.](?=\d{3}\b)", "", text)
-    return " ".join(re.sub(r"[^\w%$]+", " ", text).split())
+    return " ".join(_NUMBER_WORDS.get(w, w) for w in re.sub(r"[^\w%$]+", " ", text).split())
 
 
 def contains(haystack: str, needle: str) -> bool:

@@ -139,7 +139,7 @@ def extractive_answer(question: str, info: QuestionInfo, retrieved: Retrieved, i
 
 
 def compose(question: str, chosen: list[Candidate]) -> Answer:
-    """"According to AFP, 24 Feb 2025, <sentence> [1] <sentence> [2]" with one citation each."""
+    """"According to AFP, 24 Feb 2025 (“Headline”), <sentence> [1] <sentence> [2]", one citation each."""
     parts: list[str] = []
     citations: list[Citation] = []
     last_article = None

@@ -16,8 +16,10 @@ import numpy as np
 import pytest
 
 from chatbot.retrieval import Filters
-from tests.conftest import REPO, SEEDS, OpenStore, copy_store, json_lines, ok, run_parallel, write_jsonl
+from tests.conftest import REPO, SEED_TITLE, SEEDS, OpenStore, copy_store, json_lines, ok, run_parallel, write_jsonl
 from vectorstore.hybrid import RRF_K
+
+ATTRIBUTION = f"According to AFP, 24 Feb 2025 (“{SEED_TITLE}”),"
 
 CORPUS = REPO.parent / "shared" / "data" / "realtimeqa" / "20260123" / "corpus.jsonl"
 PAGES = (0, 1, 2, 3, 6, 7, 10, 12, 28, 31, 36)  # Davos ×6, Oscars ×2, border troops, heat ×2
@@ -138,7 +140,7 @@ def test_speaker_question_puts_a_cited_macron_quote_first(multi, multi_bot) -> N
     assert answer.citations and answer.citations[0].n == 1
     assert answer.citations[0].quote in macron_sentences(multi.store)
     first_sentence = answer.answer.split("[1]")[0]
-    assert first_sentence.startswith("According to AFP, 24 Feb 2025,")
+    assert first_sentence.startswith(ATTRIBUTION)
     assert answer.citations[0].quote.split("”")[0].lstrip("“")[:40] in first_sentence
 
 
@@ -236,7 +238,7 @@ def test_every_citation_quotes_its_chunk_verbatim(multi, multi_bot, question: st
 
 def test_answers_name_the_source_and_date(seeded_bot) -> None:
     answer = seeded_bot.ask("How many countries voted in favour of the European-backed UN resolution?")
-    assert answer.answer.startswith("According to AFP, 24 Feb 2025,")
+    assert answer.answer.startswith(ATTRIBUTION)
     assert "93" in answer.answer and answer.mode == "extractive"
 
 
@@ -298,7 +300,7 @@ def test_cli_ask_json_has_the_documented_fields(cli, seeded) -> None:
 
 def test_cli_ask_prints_a_readable_answer_with_sources(cli) -> None:
     out = ok(cli["runs"]["ask_text"]).stdout
-    assert out.startswith("According to AFP, 24 Feb 2025,")
+    assert out.startswith(ATTRIBUTION)
     assert "\nSources:\n" in out
     assert re.search(r"^\[1\] Macron backs Trump's Russia outreach .* \(AFP · 24 Feb 2025\)$", out, re.M), out
     assert re.search(r"^    > “", out, re.M)

@@ -75,14 +75,17 @@ class DerivedIndexes:
         """Last name -> the fullest form of the speaker's name."""
         return {k: max((q.speaker for q in v), key=len) for k, v in self.quotes.items()}
 
+_FORMAT = 2  # 2: the headline is part of each chunk's lexical document
+
+
 def _stamp(store: NewsStore) -> dict[str, int]:
-    return {"generation": store.generation(), "count": store.count()}
+    return {"generation": store.generation(), "count": store.count(), "format": _FORMAT}
 
 def build(store: NewsStore) -> DerivedIndexes:
     ids, docs, metas = [], [], []
     for cid, doc, meta in store.iter_all():
         ids.append(cid)
-        docs.append(doc)
+        docs.append(f"{meta.get('title', '')}\n{doc}")  # a chunk rarely repeats what its headline names
         metas.append(meta)
     bm25 = None
     tokens = tokenize(docs) if ids else []
