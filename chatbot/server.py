@@ -47,9 +47,15 @@ def create_app(settings: Any) -> FastAPI:
     app.include_router(openai_router(bot, settings, queue, limiter))
     app.include_router(widget_router(settings.allowed_origins))
     # Mounted last: the page at "/" would otherwise shadow the routes above.
-    return gr.mount_gradio_app(app, build_ui(bot, settings, ingest, feedback_log), path="/", footer_links=[],
-                               max_file_size=settings.max_upload_bytes, ssr_mode=False, mcp_server=False,
-                               enable_monitoring=False, run_history=False, css=CARDS_CSS)
+    page = build_ui(bot, settings, ingest, feedback_log)
+    app = gr.mount_gradio_app(app, page, path="/", footer_links=[], max_file_size=settings.max_upload_bytes,
+                              ssr_mode=False, mcp_server=False, enable_monitoring=False, run_history=False,
+                              css=CARDS_CSS)
+    # Gradio checks that a file an event receives is one a user uploaded only once the Blocks
+    # "has launched", which mounting never marks: unmarked, any path on the server named in a
+    # call would be copied into Gradio's cache (and then served) and handed to the Ingest tab.
+    page.has_launched = True
+    return app
 
 
 async def store_unavailable(request: Request, exc: Exception) -> JSONResponse:

@@ -10,6 +10,7 @@ from ingest.article import build_article
 from ingest.chunk import chunk_text, get_encoding
 from ingest.embed import NewsEmbeddings
 from ingest.errors import IngestError
+from ingest.fetch import UrlPolicy
 from ingest.quotes import find_quotes
 from ingest.sources import Failure, RawDoc, iter_sources
 from vectorstore.records import Article, Chunk, Quote
@@ -79,7 +80,7 @@ class Ingestor:
     def run(self, sources: list[str], on_item: Callable[[str], None] | None = None) -> IngestSummary:
         s = self.settings
         loaded = iter_sources(sources, s.max_file_bytes, s.max_decompressed_bytes, s.fetch_timeout_s,
-                              s.allow_private_urls)
+                              UrlPolicy.from_settings(s))
         return self.ingest_docs(loaded, on_item)
 
     def ingest_docs(self, loaded: Iterable[RawDoc | Failure], on_item: Callable[[str], None] | None = None) -> IngestSummary:

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     max_decompressed_bytes: int = 50 * 1024 * 1024
     fetch_timeout_s: float = 10.0
     allow_private_urls: bool = False  # fetch from loopback/private addresses (tests, intranets)
+    allowed_url_hosts: list[str] = Field(default_factory=list)  # "host" or "host:port" allowed to be private
     max_question_chars: int = 1000
 
     top_k: int = 10
