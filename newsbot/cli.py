@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -271,9 +272,12 @@ def serve(
     data_dir: DataDir = None,
 ) -> None:
     """Chat page, JSON API and embeddable widget in one process."""
+    settings = _settings(data_dir)
+    # Gradio keeps uploads (and serves files) from one folder, by default <tmp>/gradio shared by every
+    # Gradio app on the machine; read when gradio is imported, so set before.
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(Path(settings.data_dir).resolve() / "uploads"))
     from chatbot.server import run
 
-    settings = _settings(data_dir)
     open_store(settings)  # fail fast, with a clear message, when another process holds the store
     run(settings, host, port)
 
