@@ -16,12 +16,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chatbot.answer import Answer, human_date
 from chatbot.service import NewsBot
 from chatbot.web_api import within
-from chatbot.web_limits import HeldStreamingResponse, RateLimiter, WorkQueue
+from chatbot.web_limits import HeldStreamingResponse, RateLimiter, WorkQueue, json_error_route, plain_json
 
 BASE_MODEL, LLM_MODEL = "newsbot", "newsbot-llm"
 
@@ -44,6 +44,7 @@ class Message(BaseModel):
 
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="allow")  # temperature, top_p … are accepted and ignored
+    _plain = model_validator(mode="before")(plain_json)  # the whole body, extras included
     model: str = BASE_MODEL
     messages: Annotated[list[Message], Field(min_length=1, max_length=50)]
     stream: bool = False
@@ -86,14 +87,15 @@ def _chunk(cid: str, model: str, delta: dict[str, Any], finish: str | None = Non
 
 
 def openai_router(bot: NewsBot, settings: Any, queue: WorkQueue, limiter: RateLimiter) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["openai"], max_body_size=settings.max_body_bytes)
+    router = APIRouter(prefix="/v1", tags=["openai"], route_class=json_error_route(settings.max_body_bytes))
 
     def authorised(request: Request) -> None:
         key = settings.api_key.get_secret_value() if settings.api_key else None
         if key is None:
             return
         given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        if not secrets.compare_digest(given.encode(), key.encode()):
+        # Header values arrive as latin-1 text: compare the bytes sent with the key's UTF-8 bytes.
+        if not secrets.compare_digest(given.encode("latin-1"), key.encode("utf-8", "surrogateescape")):
             raise OpenAIError(401, "invalid or missing API key (Authorization: Bearer …)", "invalid_request_error",
                               "invalid_api_key")
 

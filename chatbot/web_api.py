@@ -10,13 +10,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from chatbot.answer import Answer
 from chatbot.feedback import FeedbackLog, Rating
 from chatbot.retrieval import Filters
 from chatbot.service import NewsBot
-from chatbot.web_limits import HeldStreamingResponse, RateLimiter, WorkQueue
+from chatbot.web_limits import HeldStreamingResponse, RateLimiter, WorkQueue, json_error_route, plain_json
 
 Short = Annotated[str, StringConstraints(max_length=300)]
 Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1),
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    _plain = model_validator(mode="before")(plain_json)
 
 
 class Turn(Strict):
@@ -86,7 +88,7 @@ def sse(event: str, data: Any) -> str:
 
 def api_router(bot: NewsBot, settings: Any, queue: WorkQueue, limiter: RateLimiter,
                feedback_log: FeedbackLog) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["api"], max_body_size=settings.max_body_bytes)
+    router = APIRouter(prefix="/api", tags=["api"], route_class=json_error_route(settings.max_body_bytes))
     limited = [Depends(limiter)]
     max_chars = settings.max_question_chars
 

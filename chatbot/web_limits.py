@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from functools import partial
 from typing import Any, TypeVar
 
 import anyio
 from fastapi import HTTPException, Request
-from starlette.responses import StreamingResponse
-from starlette.types import Receive, Scope, Send
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.responses import Response, StreamingResponse
+from starlette.types import Message, Receive, Scope, Send
 
 T = TypeVar("T")
 
@@ -123,3 +127,94 @@ class HeldStreamingResponse(StreamingResponse):
             await super().__call__(scope, receive, send)
         finally:
             self.release()
+
+
+def plain_json(data: Any) -> Any:
+    """Pydantic before-validator for request bodies: refuse what JSON text can spell but no answer,
+    log line or response can carry: lone surrogates ("\\ud800") and NaN or Infinity."""
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if any("\ud800" <= c <= "\udfff" for c in value):
+                raise ValueError("text must be valid Unicode: it holds a lone surrogate (\\ud800-\\udfff)")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("numbers must be finite: NaN and Infinity are not JSON")
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return data
+
+
+def _printable(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, bytes | bytearray):  # a body that was not JSON, echoed as is
+        return bytes(value).decode("utf-8", "backslashreplace")
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {_printable(k): _printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable(v) for v in value]
+    return value
+
+
+def validation_error_response(exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422 body, made encodable: the request's own NaN, lone surrogates or non-UTF-8
+    bytes echoed in `input` would otherwise make the error itself fail as a 500."""
+    errors = exc.errors()
+    try:
+        detail = _printable(errors)
+    except RecursionError:  # a very deep input: leave the echo out
+        detail = _printable([{k: v for k, v in e.items() if k != "input"} for e in errors])
+    return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
+
+
+def json_error_route(max_body_bytes: int) -> type[APIRoute]:
+    """A route class whose errors are JSON like every other answer of the API: a body over
+    `max_body_bytes` is a JSON 413 (Starlette's own limit answers in plain text), and
+    request-validation errors always serialise (see `validation_error_response`)."""
+
+    class JSONErrorRoute(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
+
+            async def handle(request: Request) -> Response:
+                checked = await _within_limit(request, max_body_bytes)
+                if checked is None:
+                    return JSONResponse({"detail": f"request body is over the {max_body_bytes:,}-byte limit"},
+                                        status_code=413)
+                try:
+                    return await handler(checked)
+                except RequestValidationError as exc:
+                    return validation_error_response(exc)
+
+            return handle
+
+    return JSONErrorRoute
+
+
+async def _within_limit(request: Request, limit: int) -> Request | None:
+    """The request when its body is within `limit` bytes, else None, checked before anything
+    parses it. A body sent without Content-Length is read up to the limit and handed on."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit():
+        return request if int(length) <= limit else None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    replayed = False
+
+    async def receive() -> Message:
+        nonlocal replayed
+        if replayed:
+            return {"type": "http.disconnect"}
+        replayed = True
+        return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+    return Request(request.scope, receive)
