@@ -6,7 +6,9 @@ bad input never stops the batch.
 
 from __future__ import annotations
 
+import codecs
 import json
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +26,18 @@ SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES | FEED_SUFFIXES
 _BODY_FIELDS = ("body", "text", "content")
 _DATE_FIELDS = ("published_at", "published", "date")
 _HTML_TAG = re.compile(r"<(p|div|article|br|html|body)\b", re.IGNORECASE)
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Byte-order marks, longest first (the UTF-32 LE mark starts with the UTF-16 LE one).
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+# Signatures of binary formats that turn up under text names.
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", "PNG image"), (b"\xff\xd8\xff", "JPEG image"), (b"GIF8", "GIF image"),
+          (b"%PDF-", "PDF document"), (b"PK\x03\x04", "ZIP archive"), (b"\x1f\x8b", "gzip data (name it .gz)"),
+          (b"SQLite format 3\x00", "SQLite database"), (b"\x7fELF", "executable"), (b"RIFF", "RIFF media"))
+_WESTERN = ("cp1252", "latin_1", "iso8859_15")
+_JSON_TYPES = {dict: "object", list: "array", str: "string", int: "number", float: "number", bool: "true/false",
+               type(None): "null"}
 
 
 @dataclass
@@ -33,6 +47,13 @@ class RawDoc:
     is_html: bool = False
     hints: dict[str, str] = field(default_factory=dict)  # title, url, published, source, author
 
+    def __post_init__(self) -> None:
+        """NUL and lone surrogates (JSON's "\\ud800", a feed's "&#xD800;") cannot be stored;
+        hints are one-line fields, so control characters in them become spaces."""
+        self.text = _UNSTORABLE.sub("", self.text)
+        hints = {k: " ".join(_UNPRINTABLE.sub(" ", _UNSTORABLE.sub("", v)).split()) for k, v in self.hints.items()}
+        self.hints = {k: v for k, v in hints.items() if v}
+
 
 @dataclass
 class Failure:
@@ -40,7 +61,18 @@ class Failure:
     reason: str
 
     def __str__(self) -> str:
-        return f"{self.origin}: {self.reason}"
+        """One line, whatever the file name or the parser's message holds."""
+        return f"{one_line(self.origin)}: {one_line(self.reason)}"
+
+
+def one_line(text: str) -> str:
+    """Control characters (newlines included) shown escaped, so a name cannot forge another line."""
+    return _UNPRINTABLE.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def display_path(path: Path) -> str:
+    """The path as valid UTF-8 text: bytes that are not UTF-8 in a file name are shown as \\xNN."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 Loaded = RawDoc | Failure
@@ -58,13 +90,13 @@ def iter_sources(sources: list[str], max_bytes: int, max_decompressed: int, time
         if path.is_dir():
             files = sorted(p for p in path.rglob("*") if p.is_file() and suffix(p) in SUPPORTED)
             if not files:
-                yield Failure(source, "folder holds no .txt, .md, .html, .json, .jsonl or feed files")
+                yield Failure(display_path(path), "folder holds no .txt, .md, .html, .json, .jsonl or feed files")
             for file in files:
                 yield from load_file(file, max_bytes, max_decompressed)
         elif path.is_file():
             yield from load_file(path, max_bytes, max_decompressed)
         else:
-            yield Failure(source, "no such file, folder or URL")
+            yield Failure(display_path(path), "no such file, folder or URL")
 
 
 def suffix(path: Path) -> str:
@@ -76,14 +108,19 @@ def suffix(path: Path) -> str:
 
 
 def read_bytes(path: Path, max_bytes: int, max_decompressed: int) -> bytes:
+    """The file's bytes, never more than `max_bytes` read; a .gz is inflated up to the smaller of
+    the two limits, so a compressed file cannot bring in more text than an uncompressed one may."""
     size = path.stat().st_size
     if size == 0:
         raise IngestError("empty file")
     if size > max_bytes:
         raise IngestError(f"file is {size:,} bytes, over the {max_bytes:,}-byte limit")
-    data = path.read_bytes()
+    with path.open("rb") as f:
+        data = f.read(max_bytes + 1)  # the file may have grown since stat()
+    if len(data) > max_bytes:
+        raise IngestError(f"file is over the {max_bytes:,}-byte limit")
     if path.suffix.lower() == ".gz":
-        data = _gunzip_capped(data, max_decompressed)
+        data = _gunzip_capped(data, min(max_decompressed, max_bytes))
     return data
 
 
@@ -97,31 +134,62 @@ def _gunzip_capped(data: bytes, cap: int) -> bytes:
         raise IngestError(f"not valid gzip ({exc})") from None
     if len(out) > cap:
         raise IngestError(f"expands past the {cap:,}-byte decompression limit")
+    if not inflater.eof and not inflater.unconsumed_tail:
+        raise IngestError("not valid gzip (the compressed data is cut short)")
     return out
 
 
 def decode(data: bytes, declared: str | None = None) -> str:
-    """Text from bytes: declared charset, else UTF-8, else detection; binary is refused."""
+    """Text from bytes: byte-order mark, else declared charset, else UTF-8, else detection;
+    binary and text already riddled with U+FFFD (a damaged encoding) are refused."""
     if not data.strip():
         raise IngestError("empty file")
-    sample = data[:8192]
-    if sample.count(b"\x00") > len(sample) // 100 + 1:
-        raise IngestError("binary content, not text")
-    for encoding in filter(None, (declared, "utf-8-sig")):
+    return _checked(_decode(data, declared).replace("\x00", ""))
+
+
+def _decode(data: bytes, declared: str | None) -> str:
+    bom = next((encoding for mark, encoding in _BOMS if data.startswith(mark)), None)
+    if bom:
         try:
-            return data.decode(encoding).replace("\x00", "")
+            return data.decode(bom)
+        except UnicodeDecodeError:
+            raise IngestError(f"undecodable text (starts with a {bom} byte-order mark but is not {bom})") from None
+    kind = next((name for magic, name in _MAGIC if data.startswith(magic)), None)
+    sample = data[:8192]
+    if kind or sample.count(b"\x00") > len(sample) // 100 + 1:
+        raise IngestError(f"binary content, not text{f' ({kind})' if kind else ''}")
+    for encoding in filter(None, (declared, "utf-8")):
+        try:
+            return data.decode(encoding)
         except (UnicodeDecodeError, LookupError):
             continue
+    return _detect(data)
+
+
+def _detect(data: bytes) -> str:
+    """The detected charset's text; among equally good guesses Windows-1252 wins, as in browsers
+    (Latin-1 text read as Windows-1250 turns "crêpe" into "crępe")."""
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
+    matches = from_bytes(data)
+    best = matches.best()
     if best is None or best.encoding is None:
         raise IngestError("undecodable text (not UTF-8 and no charset detected)")
-    return str(best).replace("\x00", "")
+    tied = [m for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)]
+    return str(next((m for m in tied if m.encoding in _WESTERN), best))
+
+
+def _checked(text: str) -> str:
+    if not text.strip():
+        raise IngestError("empty file")
+    damaged = text.count("\ufffd")
+    if damaged > max(3, len(text) // 100):
+        raise IngestError(f"undecodable text ({damaged:,} U+FFFD replacement characters: the encoding was damaged)")
+    return text
 
 
 def load_file(path: Path, max_bytes: int, max_decompressed: int) -> Iterator[Loaded]:
-    origin = str(path)
+    origin = display_path(path)
     try:
         data = read_bytes(path, max_bytes, max_decompressed)
         kind = suffix(path)
@@ -144,23 +212,42 @@ def load_file(path: Path, max_bytes: int, max_decompressed: int) -> Iterator[Loa
 def parse_json_records(text: str, origin: str, jsonl: bool) -> Iterator[Loaded]:
     if not jsonl or text.lstrip().startswith("["):
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            yield Failure(origin, f"invalid JSON ({exc.msg} at line {exc.lineno})")
+            data = load_json(text)
+        except IngestError as exc:
+            yield Failure(origin, str(exc))
             return
-        records = data if isinstance(data, list) else [data]
-        for i, record in enumerate(records, 1):
+        if not isinstance(data, list):  # one record: the file is its name
+            yield record_to_doc(data, origin)
+            return
+        for i, record in enumerate(data, 1):
             yield record_to_doc(record, f"{origin}#{i}")
         return
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield Failure(f"{origin}:{lineno}", f"invalid JSON line ({exc.msg})")
+            record = load_json(line, one_line=True)
+        except IngestError as exc:
+            yield Failure(f"{origin}:{lineno}", str(exc))
             continue
         yield record_to_doc(record, f"{origin}:{lineno}")
+
+
+def load_json(text: str, one_line: bool = False) -> Any:
+    """json.loads with its other failures (too deep, too many digits) as IngestError too."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = f"column {exc.colno}" if one_line else f"line {exc.lineno}, column {exc.colno}"
+        raise IngestError(f"invalid JSON{' line' if one_line else ''} ({exc.msg}: {where})") from None
+    except RecursionError:
+        raise IngestError("invalid JSON (nested too deeply to read)") from None
+    except ValueError as exc:  # e.g. an integer longer than Python's int/str conversion limit
+        raise IngestError(f"invalid JSON ({str(exc).split(';')[0]})") from None
+
+
+def json_type(value: object) -> str:
+    return _JSON_TYPES.get(type(value), type(value).__name__)
 
 
 def _field(record: dict[str, Any], names: tuple[str, ...], origin: str) -> str | None:
@@ -169,14 +256,14 @@ def _field(record: dict[str, Any], names: tuple[str, ...], origin: str) -> str |
         if value is None or value == "":
             continue
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise IngestError(f"field {name!r} should be text, got {type(value).__name__}")
+            raise IngestError(f"field {name!r} should be text, got a JSON {json_type(value)}")
         return str(value)
     return None
 
 
 def record_to_doc(record: object, origin: str) -> Loaded:
     if not isinstance(record, dict):
-        return Failure(origin, f"record should be a JSON object, got {type(record).__name__}")
+        return Failure(origin, f"record should be a JSON object, got a JSON {json_type(record)}")
     try:
         body = _field(record, _BODY_FIELDS, origin)
         if not body or not body.strip():
