@@ -21,11 +21,19 @@ CARDS_CSS = """
 
 
 def safe_url(url: str | None) -> str | None:
-    """The URL when it is http(s) with a host; never javascript:, data: and the like."""
+    """The URL when it is http(s) with a host a browser can parse; never javascript:, data: and the like,
+    nor "http:///x" or "http://javascript:alert(1)" (no host, or a port that is not a number)."""
     if not url:
         return None
     parts = urlsplit(url.strip())
-    return url.strip() if parts.scheme in {"http", "https"} and parts.netloc else None
+    try:
+        parts.port  # noqa: B018 - raises ValueError when the port is not a number
+    except ValueError:
+        return None
+    host = parts.hostname or ""
+    if parts.scheme not in {"http", "https"} or not host or any(c.isspace() for c in host):
+        return None
+    return url.strip()
 
 
 def source_cards(answer: Answer) -> str:

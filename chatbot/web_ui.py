@@ -4,9 +4,9 @@ thumbs up/down, example questions from the stored articles, and an Ingest tab.""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Generator, Iterator
 from datetime import date
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,8 @@ from chatbot.web_ingest import UPLOAD_SUFFIXES, IngestRejected, WebIngest
 
 log = logging.getLogger(__name__)
 
+# What HTML reads as markup in text: a tag's "<", and a "&" that starts a character reference.
+_MARKUP = re.compile(r"<|&(?=[#0-9A-Za-z])")
 NO_SOURCES = '<p class="nb-empty">The sources of each answer appear here.</p>'
 _EXAMPLES = 4
 _HISTORY_TURNS = 3
@@ -52,7 +54,7 @@ class ChatPage:
         if len(question) > self.settings.max_question_chars:
             raise gr.Error(f"Questions are limited to {self.settings.max_question_chars} characters.")
         filters = Filters(source or None, iso_date(date_from), iso_date(date_to))
-        messages = [*messages, {"role": "user", "content": escape(question)}, {"role": "assistant", "content": ""}]
+        messages = [*messages, {"role": "user", "content": as_text(question)}, {"role": "assistant", "content": ""}]
         yield messages, NO_SOURCES, answers, ""
         llm = self.settings.llm_model if use_llm and self.settings.llm_base_url else None
         final = yield from self._stream(question, messages, answers, filters, llm)
@@ -67,10 +69,10 @@ class ChatPage:
         try:
             for event in self.bot.stream(question, history(answers), filters, llm=llm):
                 if isinstance(event, Answer):
-                    messages[-1] = {"role": "assistant", "content": escape(shown(event))}
+                    messages[-1] = {"role": "assistant", "content": as_text(shown(event))}
                     return event
                 text += event
-                messages[-1] = {"role": "assistant", "content": escape(text)}
+                messages[-1] = {"role": "assistant", "content": as_text(text)}
                 yield messages, gr.skip(), answers, gr.skip()
         except Exception:
             log.exception("answering %r failed", question)
@@ -101,6 +103,13 @@ class ChatPage:
         summary = self.ingest.run(sources, on_item=lambda origin: progress(0.5, desc=f"Read {Path(origin).name}"))
         lines = [summary.line(), *(f"failed: {f}" for f in summary.failures)]
         return "\n".join(lines), *self.refresh()
+
+
+def as_text(text: str) -> str:
+    """Text for the Chatbot, which renders a message as (sanitised) HTML: escape only what HTML would
+    read as markup, so the message shows as typed and its copy button and aria-label keep quotes and
+    apostrophes ("Trump's", not "Trump&#x27;s")."""
+    return _MARKUP.sub(lambda m: "&lt;" if m.group() == "<" else "&amp;", text)
 
 
 def iso_date(text: str | None) -> str | None:

@@ -89,8 +89,15 @@
     return "Something went wrong (" + result.status + ").";
   }
 
+  // Only a parseable http(s) URL with a host becomes a link ("http:///x" or "javascript:" never do).
   function safeUrl(url) {
-    return typeof url === "string" && /^https?:\/\//i.test(url) ? url : null;
+    if (typeof url !== "string" || !/^https?:\/\/[^\/\\]/i.test(url)) return null;
+    try {
+      var parsed = new URL(url);
+      return (parsed.protocol === "http:" || parsed.protocol === "https:") && parsed.hostname ? parsed.href : null;
+    } catch (e) {
+      return null;
+    }
   }
 
   function niceDate(iso) {
