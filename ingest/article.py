@@ -17,8 +17,16 @@ _TRACKING = re.compile(r"^(utm_|fbclid|gclid|mc_|ref$|cmpid|ocid)")
 _MIN_WORDS = 8
 
 
-def canonical_url(url: str) -> str:
+def canonical_url(url: str) -> str | None:
+    """The URL without tracking parameters, fragment and "www.", or None when it is not an http(s)
+    URL with a host a browser could open ("http:javascript:alert(1)", "http://javascript:alert(1)")."""
     parts = urlsplit(url.strip())
+    try:
+        parts.port  # noqa: B018 - raises ValueError when the port is not a number
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or any(c.isspace() for c in parts.hostname):
+        return None
     query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if not _TRACKING.match(k)])
     path = parts.path.rstrip("/") or "/"
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower().removeprefix("www."), path, query, ""))
@@ -57,7 +65,7 @@ def build_article(raw: RawDoc) -> Article:
         title = " ".join(body.split()[:12]) + "…"
     agency = find_agency(clean)
     published = parse_date(hints.get("published")) or find_date(clean)
-    url = canonical_url(hints["url"]) if hints.get("url", "").startswith("http") else None
+    url = canonical_url(hints.get("url", ""))
     source = hints.get("source") or _outlet_from_url(url) or agency
     content_hash = _digest(normalised_for_hash(body))
     return Article(
