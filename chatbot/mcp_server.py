@@ -10,6 +10,7 @@ from pydantic import Field
 
 from chatbot.retrieval import Filters
 from chatbot.service import NewsBot
+from vectorstore.lock import exit_cleanly_on_sigterm
 from vectorstore.stats import store_stats
 
 _ISO = r"^\d{4}-\d{2}-\d{2}$"
@@ -53,4 +54,5 @@ def run(settings: Any, http_port: int | None = None) -> None:
     bot = NewsBot(settings)
     bot.warm_up()
     server = build_server(bot, port=http_port or 8000)
+    exit_cleanly_on_sigterm()
     server.run("streamable-http" if http_port else "stdio")

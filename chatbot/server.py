@@ -23,6 +23,7 @@ from chatbot.web_limits import MULTIPART_SLACK, RateLimiter, WorkQueue, cors_opt
 from chatbot.web_ui import build_ui
 from chatbot.widget import widget_router
 from vectorstore.errors import StoreError
+from vectorstore.lock import exit_cleanly_on_sigterm
 
 log = logging.getLogger(__name__)
 
@@ -67,4 +68,5 @@ def run(settings: Any, host: str = "127.0.0.1", port: int = 7860) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
     log.info("newsbot: chat at http://%s:%d/ · API docs at /docs · widget at /widget.js", host, port)
+    exit_cleanly_on_sigterm()
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)

@@ -2,11 +2,14 @@
 
 They are rebuilt from the collection whenever its generation or size differs from the
 stamp saved beside them, so they follow ingests, updates and deletes (also those made by
-another worker through a shared Chroma server) and survive restarts.
+another worker through a shared Chroma server) and survive restarts. A saved index is also
+checked against the chunks' ids and content hashes: one saved by a reader in the middle of an
+ingest that was then killed before its last generation bump is not mistaken for current.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import shutil
@@ -105,6 +108,13 @@ def _quote_index(metas: list[dict[str, Any]]) -> dict[str, list[QuoteEntry]]:
             quotes.setdefault(key, []).append(QuoteEntry(q["speaker"], q["text"], q["sentence"], row))
     return quotes
 
+def _fingerprint(ids: list[str], metas: list[dict[str, Any]]) -> str:
+    """Which version of which chunk the index holds (an article's text changes with its hash)."""
+    digest = hashlib.sha1()
+    for cid, meta in sorted(zip(ids, metas), key=lambda row: row[0]):
+        digest.update(f"{cid}\t{meta.get('content_hash', '')}\n".encode())
+    return digest.hexdigest()
+
 def save(index: DerivedIndexes, directory: Path) -> None:
     tmp = directory.with_name(directory.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -113,6 +123,7 @@ def save(index: DerivedIndexes, directory: Path) -> None:
         index.bm25.save(str(tmp / "bm25"), show_progress=False)
     (tmp / "ids.json").write_text(json.dumps(index.ids))
     (tmp / "df.json").write_text(json.dumps(index.doc_freq))
+    (tmp / "chunks.sha1").write_text(_fingerprint(index.ids, index.metas))
     (tmp / "stamp.json").write_text(json.dumps(index.stamp))
     shutil.rmtree(directory, ignore_errors=True)
     tmp.rename(directory)  # the stamp and the index appear together or not at all
@@ -137,6 +148,8 @@ def _load_saved(store: NewsStore, directory: Path, stamp: dict[str, int]) -> Der
     if set(metas_by_id) != set(ids):
         raise KeyError("saved ids differ from the collection")
     metas = [metas_by_id[cid] for cid in ids]
+    if (directory / "chunks.sha1").read_text() != _fingerprint(ids, metas):
+        raise KeyError("saved index holds other versions of the chunks")
     bm25 = bm25s.BM25.load(str(directory / "bm25"), show_progress=False) if ids else None
     index = DerivedIndexes(ids, metas, bm25, stamp, checked_at=time.monotonic())
     index.quotes = _quote_index(metas)

@@ -2,12 +2,21 @@
 
 Chroma's PersistentClient is not safe across processes (a second writer can hang or corrupt
 the HNSW index), so the data directory carries an advisory lock held for the process life.
+
+The lock file also says whether the last holder let go cleanly: it names the holder's pid
+while held and is emptied on release (and at interpreter exit). Finding a pid in it when
+taking the lock means the holder died holding the store (SIGKILL, OOM, power loss), maybe in
+the middle of Chroma rewriting its HNSW files in place; the opener then rebuilds that index
+(see vectorstore.store.make_client).
 """
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import os
+import signal
+import sys
 from pathlib import Path
 from typing import IO
 
@@ -16,10 +25,11 @@ from vectorstore.errors import StoreLockedError
 _held: dict[Path, IO[str]] = {}
 
 
-def acquire_store_lock(data_dir: Path) -> None:
+def acquire_store_lock(data_dir: Path) -> bool:
+    """Hold the store for this process. True when the previous holder died without letting go."""
     data_dir = data_dir.resolve()
     if data_dir in _held:
-        return
+        return False
     data_dir.mkdir(parents=True, exist_ok=True)
     handle = open(data_dir / "store.lock", "a+")
     try:
@@ -32,14 +42,33 @@ def acquire_store_lock(data_dir: Path) -> None:
                "or run a Chroma server (NEWSBOT_CHROMA_URL) for several processes")
         raise StoreLockedError(msg) from None
     handle.seek(0)
+    died_holding = bool(handle.read().strip())
+    handle.seek(0)
     handle.truncate()
     handle.write(f"pid {os.getpid()}")
     handle.flush()
     _held[data_dir] = handle
+    return died_holding
 
 
 def release_store_lock(data_dir: Path) -> None:
     handle = _held.pop(data_dir.resolve(), None)
     if handle is not None:
+        handle.seek(0)
+        handle.truncate()  # an empty lock file: let go cleanly
+        handle.flush()
         fcntl.flock(handle, fcntl.LOCK_UN)
         handle.close()
+
+
+@atexit.register
+def _release_all() -> None:
+    for data_dir in list(_held):
+        release_store_lock(data_dir)
+
+
+def exit_cleanly_on_sigterm() -> None:
+    """Let SIGTERM end the process through sys.exit, so the lock is released as clean: uvicorn
+    re-raises the signal after its graceful shutdown, and the default action skips atexit, which
+    would leave the store marked as left by a dead holder (and rebuild its HNSW index on next open)."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

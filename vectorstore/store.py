@@ -8,12 +8,25 @@ workers is the single source of truth.
 Writes are crash-safe by construction: an article's chunks go in one upsert with ids
 `{article_id}:{n}` (idempotent), stale chunks of an older version are deleted after it,
 and an article counts as stored only when every chunk carries the new content hash.
+
+The embedded store survives SIGKILL too. Chroma keeps every write in a log in SQLite
+(transactional) and rewrites its HNSW files in place every `sync_threshold` writes, also
+while replaying the log in a process that only reads; a kill in the middle of that rewrite
+leaves files Chroma cannot load ("Failed to apply logs to the hnsw segment writer", a torn
+index_metadata.pickle), and as Chroma then purged the log up to the last rewrite, the
+vectors were lost. So a new store keeps its whole log (Chroma's automatic purge off: about
+one more copy of each written chunk in chroma.sqlite3), and a process that finds the store
+left by a holder that died (vectorstore.lock) drops the HNSW files before Chroma opens them:
+Chroma rebuilds them from the log, once, on first use.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import sqlite3
 from collections.abc import Iterable, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +54,9 @@ class StoredArticle:
     agency: str | None = None
 
 
-def make_client(chroma_path: Path | None = None, chroma_url: str | None = None) -> chromadb.ClientAPI:
+def make_client(chroma_path: Path | None = None, chroma_url: str | None = None,
+                recover: bool = False) -> chromadb.ClientAPI:
+    """A Chroma client; `recover` (the last holder died) rebuilds the vector index from the log."""
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     if chroma_url:
         from urllib.parse import urlsplit
@@ -54,7 +69,54 @@ def make_client(chroma_path: Path | None = None, chroma_url: str | None = None) 
     if chroma_path is None:
         return chromadb.EphemeralClient(settings=chroma_settings)
     chroma_path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(chroma_path), settings=chroma_settings)
+    db = chroma_path / "chroma.sqlite3"
+    if recover and db.exists():
+        _drop_vector_index(chroma_path, db)
+    client = chromadb.PersistentClient(path=str(chroma_path), settings=chroma_settings)
+    _keep_whole_log(db)
+    return client
+
+
+_NO_PURGE = '{"automatically_purge":false,"_type":"EmbeddingsQueueConfigurationInternal"}'
+
+
+def _log_is_whole(con: sqlite3.Connection) -> bool:
+    """Chroma's write log still holds every write since the store was created."""
+    config = con.execute("SELECT config_json_str FROM embeddings_queue_config").fetchone()
+    first = con.execute("SELECT MIN(seq_id) FROM embeddings_queue").fetchone()[0]
+    return config is not None and not json.loads(config[0]).get("automatically_purge", True) and first in (None, 1)
+
+
+def _keep_whole_log(db: Path) -> None:
+    """Turn Chroma's log purge off in a store that has never been written (older stores keep it)."""
+    try:
+        with closing(sqlite3.connect(db)) as con:
+            if _log_is_whole(con) or con.execute("SELECT 1 FROM embeddings_queue LIMIT 1").fetchone() \
+                    or con.execute("SELECT 1 FROM embeddings LIMIT 1").fetchone():
+                return
+            con.execute("UPDATE embeddings_queue_config SET config_json_str = ?", (_NO_PURGE,))
+            con.commit()
+    except sqlite3.Error:  # another Chroma schema: keep its defaults
+        return
+
+
+def _drop_vector_index(chroma_path: Path, db: Path) -> None:
+    """Remove the HNSW files and their log position, so Chroma rebuilds them from the whole log.
+
+    Done before Chroma opens the folder, so torn files are never loaded; repeated after a kill
+    here, as the store stays marked as left by a dead holder until this process lets go.
+    """
+    try:
+        with closing(sqlite3.connect(db)) as con:
+            if not _log_is_whole(con):
+                return
+            segments = [row[0] for row in con.execute("SELECT id FROM segments WHERE scope = 'VECTOR'")]
+            for segment in segments:
+                shutil.rmtree(chroma_path / segment, ignore_errors=True)
+            con.executemany("DELETE FROM max_seq_id WHERE segment_id = ?", [(s,) for s in segments])
+            con.commit()
+    except sqlite3.Error:
+        return
 
 
 def day_number(iso: str | None) -> int:
@@ -105,9 +167,8 @@ class NewsStore:
     def from_settings(cls, settings: Any) -> NewsStore:
         from vectorstore.lock import acquire_store_lock
 
-        if not settings.chroma_url:
-            acquire_store_lock(settings.data_dir)
-        client = make_client(settings.chroma_path, settings.chroma_url)
+        died_holding = False if settings.chroma_url else acquire_store_lock(settings.data_dir)
+        client = make_client(settings.chroma_path, settings.chroma_url, recover=died_holding)
         return cls(client, settings.collection, settings.index_dir)
 
     # -- generation: lets derived indexes know the collection changed --------------------
