@@ -6,7 +6,7 @@ import hashlib
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ingest.clean import clean_text
+from ingest.clean import clean_text, normalise, strip_markup
 from ingest.errors import IngestError
 from ingest.html import extract_html
 from ingest.metadata import find_agency, find_date, find_title, parse_date
@@ -53,6 +53,9 @@ def build_article(raw: RawDoc) -> Article:
     if raw.is_html:
         text, html_hints = extract_html(raw.text, hints.get("url"))
         hints = {**html_hints, **hints}
+    else:
+        text = strip_markup(text)
+    hints = {k: " ".join(normalise(v).split()) for k, v in hints.items()}  # no invisible characters in titles either
     clean = clean_text(text)
     lines = clean.lines
     title = (hints.get("title") or "").strip() or find_title(clean)

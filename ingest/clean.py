@@ -11,9 +11,15 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-# Characters that hide text from a reader but not from a model: zero-width, bidi
-# controls and the Unicode "tag" block used to smuggle instructions.
-_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\U000e0000-\U000e007f]")
+# Characters that hide text from a reader but not from a model: zero-width characters, joiners
+# and fillers, bidi controls, the soft hyphen, interlinear annotation marks, the Unicode "tag" block
+# (ASCII smuggling: every letter has an invisible twin at U+E0000 + its code) and the variation
+# selectors (bytes smuggled after a visible character, one selector each).
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u2064"
+    "\u2066-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb\U0001d173-\U0001d17a\U000e0000-\U000e007f"
+    "\U000e0100-\U000e01ef]"
+)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 _UI_TOKENS = {
@@ -78,10 +84,24 @@ class CleanText:
 
 
 def normalise(raw: str) -> str:
-    text = unicodedata.normalize("NFC", raw.replace("\r\n", "\n").replace("\r", "\n"))
+    text = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
+    text = unicodedata.normalize("NFC", text)
     text = _INVISIBLE.sub("", text)
     text = _CONTROL.sub("", text)
     return text.replace("\u00a0", " ")
+
+
+_MARKUP_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)|^\[//\]: ?#[^\n]*$", re.S | re.M)  # HTML comment, markdown "[//]: #"
+_MD_IMAGE = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)")
+_MD_LINK = re.compile(r"(?<!!)\[([^\]\n]+)\]\([^)\n]*\)")
+
+
+def strip_markup(text: str) -> str:
+    """Plain text as a reader of the rendered page sees it: comments and images are not shown,
+    a link shows its words. (Text planted there for a model is removed like CSS-hidden text.)"""
+    text = _MARKUP_COMMENT.sub("", text)
+    text = _MD_IMAGE.sub("", text)
+    return _MD_LINK.sub(r"\1", text)
 
 
 def _is_furniture(line: str) -> bool:

@@ -99,6 +99,10 @@ class Ingestor:
             except IngestError as exc:
                 summary.failures.append(Failure(item.origin, str(exc)))
                 continue
+            except (ValueError, TypeError, LookupError, RecursionError, MemoryError) as exc:
+                # a parser (trafilatura, lxml, dateparser) choking on one page must not lose the batch
+                summary.failures.append(Failure(item.origin, f"could not be read ({type(exc).__name__}: {exc})"))
+                continue
             if not self._classify(prepared, pending, pending_hashes, summary):
                 continue
             if not bumped:
