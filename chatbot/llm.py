@@ -7,7 +7,7 @@ from typing import Any
 
 import prompts
 from chatbot.answer import Answer, human_date
-from chatbot.citations import check_citations
+from chatbot.citations import StreamGuard, check_citations
 from vectorstore.records import Passage
 
 
@@ -15,11 +15,17 @@ class LLMUnavailable(Exception):
     """No LLM is configured, or the endpoint is down or too slow."""
 
 
+def _inert(text: str) -> str:
+    """Article text cannot close its passage tag nor write a chat-template token (`<|im_start|>system`,
+    which llama.cpp's server reads as a real turn)."""
+    return text.replace("<", "‹").replace(">", "›")
+
+
 def format_passages(passages: list[Passage]) -> str:
     blocks = []
     for n, p in enumerate(passages, 1):
-        meta = ", ".join(x for x in (p.source, human_date(p.published), p.title) if x)
-        body = p.text.replace("<", "‹").replace(">", "›")  # passage text cannot close its own tag
+        meta = _inert(", ".join(x for x in (p.source, human_date(p.published), p.title) if x)).replace('"', "”")
+        body = _inert(p.text)
         blocks.append(f'<passage n="{n}" meta="{meta}">\n{body}\n</passage>')
     return "\n".join(blocks)
 
@@ -40,7 +46,8 @@ class LLMAnswerer:
         model = ChatOpenAI(
             base_url=settings.llm_base_url, model=name if name and name != "default" else settings.llm_model,
             api_key=key, timeout=settings.llm_timeout_s, max_retries=0, temperature=0,
-            max_tokens=settings.llm_max_tokens, streaming=True,
+            # as max_tokens: langchain-openai sends max_completion_tokens, which llama.cpp's server ignores
+            extra_body={"max_tokens": settings.llm_max_tokens}, streaming=True,
         )
         return cls(model)
 
@@ -53,18 +60,22 @@ class LLMAnswerer:
     def stream(self, question: str, standalone: str, passages: list[Passage]) -> Generator[str, None, Answer]:
         """Yield tokens as they arrive; return the checked Answer."""
         text = ""
+        guard = StreamGuard()  # streams no markup, URL or the rules: the checked answer may cite an article's URL
         try:
             for chunk in self.chat_model.stream(self.messages(standalone, passages)):
                 piece = chunk.content if isinstance(chunk.content, str) else ""
                 if piece:
                     text += piece
-                    yield piece
+                    if shown := guard.feed(piece):
+                        yield shown
         except Exception as exc:  # openai/httpx raise many types for a dead or slow endpoint
             raise LLMUnavailable(f"{type(exc).__name__}: {str(exc)[:120]}") from exc
+        if rest := guard.flush():
+            yield rest
         return check_citations(question, text, passages)
 
     def condense(self, question: str, history: list[dict[str, str]]) -> str:
-        turns = "\n".join(f"{m.get('role')}: {m.get('content')}" for m in history[-6:])
+        turns = _inert("\n".join(f"{m.get('role')}: {m.get('content')}" for m in history[-6:]))  # answers quote articles
         prompt = prompts.load("condense").render(history=turns, question=question)
         try:
             reply = self.chat_model.invoke([("human", prompt)])

