@@ -5,6 +5,7 @@ never opens the server's store itself: it prepares the directory with the CLI be
 from __future__ import annotations
 
 import functools
+import json
 import subprocess
 import threading
 import time
@@ -13,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -100,3 +102,16 @@ def static_site(folder: Path) -> Iterator[str]:
 class QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+
+def gradio_call(server: RunningServer, api_name: str, data: list[Any]) -> tuple[str, Any]:
+    """One call of a chat-page event through Gradio's HTTP API: ("complete" | "error", data)."""
+    url = f"{server.url}/gradio_api/call/{api_name}"
+    event_id = httpx.post(url, json={"data": data}, timeout=30).json()["event_id"]
+    event, payload = "", None
+    for line in httpx.get(f"{url}/{event_id}", timeout=120).text.splitlines():
+        if line.startswith("event: "):
+            event = line.removeprefix("event: ")
+        elif line.startswith("data: "):
+            payload = json.loads(line.removeprefix("data: "))
+    return event, payload

@@ -30,7 +30,7 @@ from ingest.errors import IngestError
 from ingest.fetch import UrlPolicy, fetch
 from newsbot.settings import load_settings
 from tests.conftest import REPO, cli_args, cli_env, run_parallel, story
-from tests.server_helpers import RunningServer, newsbot_server
+from tests.server_helpers import RunningServer, gradio_call, newsbot_server
 
 pytestmark = pytest.mark.slow  # runs the real CLI and a real server
 
@@ -204,19 +204,6 @@ def run_cli_measured(*args: Any, data_dir: Path, env: dict[str, str]) -> tuple[s
         out.seek(0)
         err.seek(0)
         return subprocess.CompletedProcess(proc.args, proc.returncode, out.read(), err.read()), usage.ru_maxrss // 1024
-
-
-def gradio_call(server: RunningServer, api_name: str, data: list[Any]) -> tuple[str, Any]:
-    """One call of a chat-page event through Gradio's HTTP API: ("complete" | "error", data)."""
-    url = f"{server.url}/gradio_api/call/{api_name}"
-    event_id = httpx.post(url, json={"data": data}, timeout=30).json()["event_id"]
-    event, payload = "", None
-    for line in httpx.get(f"{url}/{event_id}", timeout=120).text.splitlines():
-        if line.startswith("event: "):
-            event = line.removeprefix("event: ")
-        elif line.startswith("data: "):
-            payload = json.loads(line.removeprefix("data: "))
-    return event, payload
 
 
 # -- the CLI ------------------------------------------------------------------------------------

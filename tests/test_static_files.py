@@ -11,19 +11,17 @@ must never come back, neither from a file route nor from the store after an inge
 from __future__ import annotations
 
 import http.client
-import json
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
 
 from tests.conftest import REPO, story
-from tests.server_helpers import RunningServer, newsbot_server
+from tests.server_helpers import RunningServer, gradio_call, newsbot_server
 
 pytestmark = pytest.mark.slow  # starts a real server
 
@@ -65,19 +63,6 @@ def raw_get(conn: http.client.HTTPConnection, path: str, headers: dict[str, str]
     conn.request("GET", path, headers=headers or {})
     response = conn.getresponse()
     return response.status, response.read()
-
-
-def gradio_call(server: RunningServer, api_name: str, data: list[Any]) -> tuple[str, Any]:
-    """One call of a chat-page event through Gradio's HTTP API: ("complete" | "error", data)."""
-    url = f"{server.url}/gradio_api/call/{api_name}"
-    event_id = httpx.post(url, json={"data": data}, timeout=30).json()["event_id"]
-    event, payload = "", None
-    for line in httpx.get(f"{url}/{event_id}", timeout=120).text.splitlines():
-        if line.startswith("event: "):
-            event = line.removeprefix("event: ")
-        elif line.startswith("data: "):
-            payload = json.loads(line.removeprefix("data: "))
-    return event, payload
 
 
 def upload(server: RunningServer, name: str, content: bytes) -> httpx.Response:
