@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["bench.ingest", "bench.realtimeqa", "bench.latency", "bench.serve_load", "bench.soak"]
+SCRIPTS = ["bench.ingest", "bench.realtimeqa", "bench.latency", "bench.serve_load", "bench.soak", "bench.injection"]
 
 
 def main() -> None:
