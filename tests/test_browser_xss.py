@@ -108,6 +108,8 @@ def payloads(hit: str) -> dict[str, str]:
 def corpus(hit: str) -> tuple[list[dict[str, Any]], list[Case]]:
     """JSON records (one ingest file) and the question that retrieves each, with its payloads."""
     p = payloads(hit)
+    # Markdown in a body is removed at ingest (a rendered page shows no image, and a link's words only):
+    # markdown payloads reach the answers through the headline each answer names.
     records = [
         {"title": f"Quarry town opens a new library {p['script']}", "url": "javascript:alert(1)",
          "source": "Valley Post", "published": "2025-03-01",
@@ -127,7 +129,7 @@ def corpus(hit: str) -> tuple[list[dict[str, Any]], list[Case]]:
                  f"\"The apple harvest {p['svg_script']} {p['svg']} was the best in a decade,\" "
                  "festival director Mira Osei said.\n\n"
                  "The festival will return next September."},
-        {"title": f"Tram depot in Corvel to get a solar roof {p['md_link']}", "url": "https://news.example/tram-depot",
+        {"title": f"Tram depot in Corvel to get a solar roof {p['md_link']} {p['md_image']}", "url": "https://news.example/tram-depot",
          "source": "Corvel Daily", "published": "2025-03-04",
          "body": "The tram depot in Corvel will get a solar roof next year.\n\n"
                  f"\"The solar roof {p['md_link']} {p['md_image']} {p['a_js']} will power a third of the trams,\" "
@@ -144,7 +146,7 @@ def corpus(hit: str) -> tuple[list[dict[str, Any]], list[Case]]:
                  f"\"The bridge {p['js_text']} {p['data_text']} {p['bare_url']} {p['input']} {p['style']} "
                  "reopens to lorries on Friday,\" site engineer Tomas Lind said.\n\n"
                  "The repairs cost nine hundred thousand euros."},
-        {"title": "Kestrel Bay lifeboat gets a new crew", "url": "http://javascript:alert(1)",
+        {"title": f"Kestrel Bay lifeboat gets a new crew {p['md_link']}", "url": "http://javascript:alert(1)",
          "source": "Bay Weekly", "published": "2025-02-20",
          "body": "The Kestrel Bay lifeboat station trained a new volunteer crew this winter.\n\n"
                  f"\"The lifeboat {p['md_link']} {p['script']} can launch in six minutes,\" coxswain Ines Harrow said.\n\n"
@@ -163,14 +165,14 @@ def corpus(hit: str) -> tuple[list[dict[str, Any]], list[Case]]:
              [p["img"], p["details"], f"<img src={hit}/source onerror={RAN}>"], None),
         Case("What did festival director Mira Osei say about the apple harvest?", [p["svg_script"], p["svg"]],
              f"https://news.example/orchard{p['attr']}"),
-        Case("What did transport chief Ilse Brandt say about the solar roof?", [p["md_link"], p["md_image"], p["a_js"]],
+        Case("What did transport chief Ilse Brandt say about the solar roof?", [p["a_js"], p["md_link"], p["md_image"]],
              "https://news.example/tram-depot"),
         Case("What did ranger Kofi Adjei say about the boardwalk?", [p["iframe"], p["attr"]], f"{hit}/cited-article"),
         Case("What did site engineer Tomas Lind say about the bridge?",
              [p["js_text"], p["data_text"], p["bare_url"], p["input"], p["style"]], None),
         Case("What did foreman Rafael Duda say about the furnace?", [f"<img src=x onerror=\"{RAN}\">"],
              "https://news.example/glassworks"),
-        Case("What did coxswain Ines Harrow say about the lifeboat?", [p["md_link"], p["script"]], None),  # port "alert(1)"
+        Case("What did coxswain Ines Harrow say about the lifeboat?", [p["script"], p["md_link"]], None),  # port "alert(1)"
         Case(XSS_QUESTION, [XSS_QUOTE], None),  # tests/server_helpers.py's article, a .txt upload
     ]
     return records, cases
