@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import resource
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 SHARED = Path(os.environ.get("NEWSBOT_SHARED", Path(__file__).resolve().parents[2] / "shared"))
@@ -46,3 +48,40 @@ def timed_asks(bot, questions: list[str]) -> list[float]:  # noqa: ANN001 - a ch
 
 def p50_p95(sorted_ms: list[float]) -> tuple[float, float]:
     return round(sorted_ms[len(sorted_ms) // 2], 1), round(sorted_ms[int(0.95 * (len(sorted_ms) - 1))], 1)
+
+
+class Listener:
+    """A loopback HTTP server that records every request it gets (it should get none). It answers
+    `body` (an empty 204 by default), so that what a fetch would have brought in can be recognised."""
+
+    def __init__(self, body: bytes = b"") -> None:
+        hits: list[str] = []
+        self.hits = hits
+
+        class Record(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the http.server hook name
+                hits.append(f"{self.command} {self.path}")
+                self.send_response(200 if body else 204)
+                if body:
+                    self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if body and self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_POST = do_HEAD = do_GET  # noqa: N815
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Record)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Listener:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -22,15 +22,15 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from bench.common import Listener
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "injection"
 CANARY = re.compile(r"ZX[\s_-]*CANARY", re.I)
@@ -54,37 +54,6 @@ def prepare_corpus(dest: Path, port: int) -> Path:
             text = path.read_text(encoding="utf-8").replace("{{LISTENER_PORT}}", str(port))
             (dest / path.name).write_text(text, encoding="utf-8")
     return dest
-
-
-class Listener:
-    """A loopback HTTP server that records every request it gets (it should get none)."""
-
-    def __init__(self) -> None:
-        hits: list[str] = []
-        self.hits = hits
-
-        class Record(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the http.server hook name
-                hits.append(self.path)
-                self.send_response(204)
-                self.end_headers()
-
-            do_POST = do_HEAD = do_GET  # noqa: N815
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Record)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> Listener:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def free_port() -> int:

@@ -13,6 +13,9 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -72,6 +75,27 @@ def finish(proc: subprocess.Popen[str], timeout: float = CLI_TIMEOUT) -> subproc
         proc.kill()
         out, err = proc.communicate()
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def run_cli_measured(*args: Any, data_dir: Path | None = None, env: dict[str, str] | None = None,
+                     timeout: float = CLI_TIMEOUT) -> tuple[subprocess.CompletedProcess[str], float, int]:
+    """The real CLI with its wall time and its own peak resident memory in bytes (os.wait4 reports
+    the child's usage, not the test run's); killed after `timeout` seconds."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.monotonic()
+        proc = start_cli(*args, data_dir=data_dir, env=env, stdout=out, stderr=err)
+        killer = threading.Timer(timeout, proc.kill)
+        killer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            killer.cancel()
+        seconds = time.monotonic() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        result = subprocess.CompletedProcess(proc.args, proc.returncode, out.read(), err.read())
+    return result, seconds, usage.ru_maxrss * 1024  # ru_maxrss is in kilobytes on Linux
 
 
 def run_parallel(calls: dict[str, tuple[tuple[Any, ...], dict[str, Any]]]) -> dict[str, subprocess.CompletedProcess[str]]:

@@ -12,17 +12,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, SEED_TITLE, copy_store, json_lines, ok, run_cli, start_cli, story
+from bench.common import Listener
+from tests.conftest import REPO, SEED_TITLE, copy_store, json_lines, ok, run_cli, run_cli_measured, story
 
 pytestmark = pytest.mark.slow
 
@@ -81,33 +79,6 @@ STORED = {
     "Pier lamps relit in Dtdford": "in Dtdford on day 1",  # feed with an external DTD: not fetched
     "Allotments saved in Cafford": "in Cafford on day 1",  # file name not valid UTF-8
 }
-
-
-class Listener(ThreadingHTTPServer):
-    """A loopback HTTP server that records every request it gets."""
-
-    def __init__(self) -> None:
-        self.hits: list[str] = []
-        super().__init__(("127.0.0.1", 0), _Record)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _Record(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.server.hits.append(f"{self.command} {self.path}")  # type: ignore[attr-defined]
-        body = b'<!ENTITY leak "CANARY-via-http">'
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_POST = do_HEAD = do_GET
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
 
 def _html(title: str, paragraphs: str, head: str = "", doctype: str = "<!doctype html>") -> str:
@@ -175,24 +146,6 @@ class Run:
     texts: dict[str, str]  # title → stored article text
 
 
-def run_measured(*args: Any, data_dir: Path, timeout: float) -> tuple[subprocess.CompletedProcess[str], float, int]:
-    """The CLI run with its wall time and its own peak RSS (os.wait4 reports the child's usage)."""
-    out, err = data_dir.parent / "ingest.out", data_dir.parent / "ingest.err"
-    start = time.monotonic()
-    with out.open("w") as stdout, err.open("w") as stderr:
-        proc = start_cli(*args, data_dir=data_dir, stdout=stdout, stderr=stderr)
-    timer = threading.Timer(timeout, proc.kill)
-    timer.start()
-    try:
-        _, status, usage = os.wait4(proc.pid, 0)
-    finally:
-        timer.cancel()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.monotonic() - start
-    result = subprocess.CompletedProcess(proc.args, proc.returncode, out.read_text(), err.read_text())
-    return result, seconds, usage.ru_maxrss * 1024  # kilobytes on Linux
-
-
 def read_store(data_dir: Path) -> tuple[list[tuple[str, str, dict[str, Any]]], dict[str, str]]:
     """Every chunk as stored, and each article's text, read after the CLI has let go of the store."""
     from newsbot.settings import load_settings
@@ -212,20 +165,15 @@ def read_store(data_dir: Path) -> tuple[list[tuple[str, str, dict[str, Any]]], d
 def run(seeded_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     base = tmp_path_factory.mktemp("bad-corpus")
     data_dir = copy_store(seeded_dir, base / "data")
-    listener = Listener()
-    thread = threading.Thread(target=listener.serve_forever, daemon=True)
-    thread.start()
-    try:
+    # what an external entity fetched from it would bring into the store, if a parser ever fetched it
+    with Listener(body=b'<!ENTITY leak "CANARY-via-http">') as listener:
         make_generated(base / "generated", base / "secrets", listener.url)
         before = json_lines(ok(run_cli("list", "--json", data_dir=data_dir)).stdout)
-        result, seconds, max_rss = run_measured("ingest", CORPUS, base / "generated", data_dir=data_dir,
-                                                timeout=MAX_SECONDS * 2)
+        result, seconds, max_rss = run_cli_measured("ingest", CORPUS, base / "generated", data_dir=data_dir,
+                                                    timeout=MAX_SECONDS * 2)
         after = json_lines(ok(run_cli("list", "--json", data_dir=data_dir)).stdout)
         chunks, texts = read_store(data_dir)
         yield Run(result, seconds, max_rss, list(listener.hits), before, after, chunks, texts)
-    finally:
-        listener.shutdown()
-        listener.server_close()
 
 
 def failure_lines(run: Run) -> list[str]:

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
 
+from bench.common import Listener
 from chatbot.cards import safe_url
 from tests import test_browser
 from tests.conftest import ok, run_cli, write_jsonl
@@ -40,38 +39,10 @@ RAN = "window.__xss=1"
 
 # -- the loopback listener every payload would reach --------------------------------------------
 
-class Listener:
-    """Records every request it gets; a payload that ran or loaded anything shows up here."""
-
-    def __init__(self) -> None:
-        self.hits: list[str] = []
-        hits = self.hits
-
-        class Record(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                hits.append(self.path)
-                self.send_response(204)
-                self.end_headers()
-
-            do_POST = do_GET
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Record)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-
 @pytest.fixture(scope="module")
 def listener() -> Iterator[Listener]:
-    running = Listener()
-    thread = threading.Thread(target=running.httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with Listener() as running:
         yield running
-    finally:
-        running.httpd.shutdown()
-        running.httpd.server_close()
 
 
 # -- the corpus ---------------------------------------------------------------------------------

@@ -9,17 +9,14 @@ the same URLs with private addresses allowed must reach it (so the spellings are
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import brotli
@@ -29,7 +26,7 @@ import pytest
 from ingest.errors import IngestError
 from ingest.fetch import UrlPolicy, fetch
 from newsbot.settings import load_settings
-from tests.conftest import REPO, cli_args, cli_env, run_parallel, story
+from tests.conftest import run_cli_measured, run_parallel, story
 from tests.server_helpers import RunningServer, gradio_call, newsbot_server
 
 pytestmark = pytest.mark.slow  # runs the real CLI and a real server
@@ -190,22 +187,6 @@ def reason_for(found: dict[str, str], url: str) -> str:
     return reason
 
 
-def run_cli_measured(*args: Any, data_dir: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], int]:
-    """The real CLI, and its own peak resident memory in MiB (from wait4, not the whole test run)."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(cli_args(args, data_dir), stdout=out, stderr=err, env=cli_env(env), cwd=REPO)
-        killer = threading.Timer(120, proc.kill)
-        killer.start()
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            killer.cancel()
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return subprocess.CompletedProcess(proc.args, proc.returncode, out.read(), err.read()), usage.ru_maxrss // 1024
-
-
 # -- the CLI ------------------------------------------------------------------------------------
 
 def test_the_cli_refuses_every_spelling_of_a_private_address_without_connecting(listener: Listener,
@@ -234,7 +215,7 @@ def test_the_cli_refuses_every_spelling_of_a_private_address_without_connecting(
 
 def test_a_slow_drip_is_cut_off_by_the_total_deadline(listener: Listener, tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{listener.port}/drip"
-    result, _ = run_cli_measured("ingest", url, "--json", data_dir=tmp_path / "data",
+    result, _, _ = run_cli_measured("ingest", url, "--json", data_dir=tmp_path / "data",
                                  env={**ALLOW_PRIVATE, "NEWSBOT_FETCH_TIMEOUT_S": "2"})
     assert result.returncode == 1
     assert reason_for(failures(result), url).startswith("timed out"), result.stdout
@@ -248,7 +229,7 @@ def test_a_slow_drip_is_cut_off_by_the_total_deadline(listener: Listener, tmp_pa
 def test_the_byte_cap_counts_decompressed_bytes_and_a_bomb_is_stopped_early(listener: Listener, tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{listener.port}"
     urls = {"plain": f"{base}/big", "gzip": f"{base}/bomb.gz", "brotli": f"{base}/bomb.br"}
-    result, peak_mib = run_cli_measured("ingest", *urls.values(), "--json", data_dir=tmp_path / "data",
+    result, _, peak = run_cli_measured("ingest", *urls.values(), "--json", data_dir=tmp_path / "data",
                                         env={**ALLOW_PRIVATE, "NEWSBOT_MAX_FILE_BYTES": str(LIMIT)})
     found = failures(result)
     assert result.returncode == 1 and found["_added"] == "0"
@@ -256,8 +237,9 @@ def test_the_byte_cap_counts_decompressed_bytes_and_a_bomb_is_stopped_early(list
         assert f"over the {LIMIT:,}-byte limit" in reason_for(found, url), (kind, found)
     # 809 bytes of brotli are 512 MiB of zeros: decompressed in one go they would show here, over
     # what the same command needs for one refused plain body (the model and libraries, which vary).
-    _, baseline_mib = run_cli_measured("ingest", urls["plain"], "--json", data_dir=tmp_path / "baseline",
+    _, _, baseline = run_cli_measured("ingest", urls["plain"], "--json", data_dir=tmp_path / "baseline",
                                        env={**ALLOW_PRIVATE, "NEWSBOT_MAX_FILE_BYTES": str(LIMIT)})
+    peak_mib, baseline_mib = peak // 2**20, baseline // 2**20
     assert peak_mib < baseline_mib + 256, f"ingest peaked at {peak_mib} MiB, {baseline_mib} MiB without the bombs"
 
 
