@@ -18,6 +18,7 @@ _QUOTE_Q = re.compile(r"^\s*(?:quotes?|statements?)\s+(?:by|from)\s+(?P<who>.+?)
 _NUMBER_Q = re.compile(r"\bhow\s+(?:many|much|old|far|large|big)\b|\bwhat\s+(?:number|percentage|share|proportion)\b", re.I)
 _DATE_Q = re.compile(r"^\s*(?:and\s+)?when\b|\bwhat\s+(?:year|date|day|month|time)\b|\bin\s+what\s+year\b|"
                      r"\bhow\s+(?:long|soon)\b", re.I)
+_YES_NO = re.compile(r"^\s*(?:and\s+)?(?:did|does|do|is|are|was|were|has|have|had|will|would|can|could|should)\b", re.I)
 _PRONOUNS = {"he", "she", "him", "her", "his", "hers", "they", "them", "their", "it", "its", "this", "that"}
 
 
@@ -28,6 +29,7 @@ class QuestionInfo:
     topic: str | None = None
     wants_number: bool = False
     wants_date: bool = False
+    is_yes_no: bool = False  # "Did the resolution pass?"
 
     @property
     def is_speaker_question(self) -> bool:
@@ -42,6 +44,7 @@ def analyse(question: str) -> QuestionInfo:
         info.topic = (m.group("topic") or "").strip() or None
     info.wants_number = bool(_NUMBER_Q.search(question))
     info.wants_date = bool(_DATE_Q.search(question))
+    info.is_yes_no = bool(_YES_NO.match(question))
     return info
 
 

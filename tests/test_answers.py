@@ -165,6 +165,15 @@ ANSWERS_ANYWAY = pytest.mark.xfail(strict=True, reason=(
     "an unrelated cited sentence: 'Who won the 2018 football World Cup?' → the UN vote tally and 'Putin won't be attending'"))
 
 
+def test_a_yes_no_question_is_answered_only_when_the_articles_use_its_words(seeded_bot) -> None:
+    confirmed = seeded_bot.ask("Did Trump rule out sending US troops to Ukraine?")
+    assert not confirmed.abstained
+    assert "ruled out sending US troops to Ukraine" in confirmed.citations[0].quote
+    # the seed says Washington drafted a rival resolution, never whether it passed
+    unconfirmed = seeded_bot.ask("Did the rival US resolution pass in the General Assembly?")
+    assert unconfirmed.abstained and not unconfirmed.citations, unconfirmed.answer
+
+
 @pytest.mark.parametrize("question", UNANSWERABLE)
 def test_abstains_when_the_seed_does_not_answer(seeded_bot, question: str) -> None:
     answer = seeded_bot.ask(question)

@@ -84,9 +84,9 @@ def test_seed_targets_of_the_answers_issue(runs) -> None:
 
 @pytest.mark.xfail(strict=True, reason=(
     "PRODUCT: issue 3 target 'every unanswerable question abstained' is missed on the seed fact set: "
-    "abstained_unanswerable 0.7; answered instead: 'Which countries abstained in the UN vote on Ukraine?', "
-    "'Did the rival US resolution pass in the General Assembly?', "
-    "'How many votes did the previous UN resolution on the war receive?'"))
+    "abstained_unanswerable 0.8; answered instead: 'Which countries abstained in the UN vote on Ukraine?' "
+    "(the seed gives only the count) and 'How many votes did the previous UN resolution on the war receive?' "
+    "(it gives the new resolution's tally)"))
 def test_seed_target_every_unanswerable_question_abstained(runs) -> None:
     assert json.loads(ok(runs["seed"]).stdout)["overall"]["abstained_unanswerable"] == 1.0
 
