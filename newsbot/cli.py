@@ -116,13 +116,70 @@ def show(article_id: str, data_dir: DataDir = None, as_json: AsJson = False) -> 
             typer.echo(f"  {q['speaker']}: “{q['text']}”")
 
 
+def _iso_day(text: str) -> str | None:
+    """`text` as a YYYY-MM-DD day, or None when it is not one."""
+    import re
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text).isoformat() if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) else None
+    except ValueError:
+        return None
+
+
 @app.command()
-def delete(article_id: str, data_dir: DataDir = None) -> None:
-    """Remove an article and all its chunks."""
-    removed = open_store(_settings(data_dir)).delete_article(article_id)
-    if not removed:
-        fail(f"no article with id {article_id!r} (see `newsbot list`)")
-    typer.echo(f"deleted {article_id} ({removed} chunks)")
+def delete(
+    article_ids: Annotated[Optional[list[str]], typer.Argument(
+        metavar="ARTICLE_ID", help="Ids of the articles to remove (see `newsbot list`).", show_default=False)] = None,
+    source: Annotated[Optional[str], typer.Option(
+        "--source", help="Every article from this outlet (as `newsbot list` shows it).")] = None,
+    before: Annotated[Optional[str], typer.Option(
+        "--before", help="Every article published before this day (YYYY-MM-DD); undated ones are kept.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be deleted; delete nothing.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Remove articles and all their chunks: by id, or every one matching --source/--before."""
+    from vectorstore.store import day_number
+
+    ids = list(dict.fromkeys(article_ids or []))
+    if not ids and source is None and before is None:
+        fail("give article ids, or --source OUTLET and/or --before YYYY-MM-DD (see `newsbot list`)", code=2)
+    if ids and (source is not None or before is not None):
+        fail("give article ids or --source/--before, not both", code=2)
+    cutoff = None
+    if before is not None:
+        day = _iso_day(before.strip())
+        if day is None:
+            fail(f"--before {before!r} is not a date; use YYYY-MM-DD", code=2)
+        cutoff = day_number(day)
+    store = open_store(_settings(data_dir))
+
+    if ids:
+        targets = [art for art in map(store.article, ids) if art is not None] if dry_run else []
+    else:
+        targets = [art for art in store.articles()
+                   if (source is None or source in art.sources)
+                   and (cutoff is None or 0 < day_number(art.published) < cutoff)]
+        if not targets:
+            chosen = " ".join(f"{flag} {value!r}" for flag, value in (("--source", source), ("--before", before))
+                              if value is not None)
+            typer.echo(f"no article matches {chosen} (see `newsbot list`)", err=True)
+    if dry_run:
+        counts = {art.id: art.n_chunks for art in targets}
+        for art in targets:
+            typer.echo(f"would delete {art.id} ({art.n_chunks} chunks)  {art.title}")
+    else:  # one look-up, one delete per batch of whole articles, one generation bump: indexes follow
+        counts = store.delete_articles(ids or [art.id for art in targets])
+        for article_id, removed in counts.items():
+            typer.echo(f"deleted {article_id} ({removed} chunks)")
+    failed = [article_id for article_id in ids if article_id not in counts]
+    for article_id in failed:
+        typer.echo(f"failed: {article_id}: no article with that id (see newsbot list)", err=True)
+    if len(ids) != 1:  # one id keeps its one-line answer
+        verb, n, chunks = "would delete" if dry_run else "deleted", len(counts), sum(counts.values())
+        typer.echo(f"{verb} {n} article{'s' * (n != 1)} ({chunks} chunk{'s' * (chunks != 1)})")
+    if failed:
+        raise typer.Exit(1)
 
 
 Source = Annotated[Optional[str], typer.Option("--source", help="Only articles from this outlet.")]

@@ -216,11 +216,33 @@ class NewsStore:
             self.collection.update(ids=found["ids"], metadatas=metas)
 
     def delete_article(self, article_id: str) -> int:
-        found = self.collection.get(where={"article_id": article_id}, include=[])
-        if found["ids"]:
-            self.collection.delete(ids=found["ids"])
+        return self.delete_articles([article_id]).get(article_id, 0)
+
+    def delete_articles(self, article_ids: Iterable[str]) -> dict[str, int]:
+        """Delete whole articles; {article id: chunks deleted} for those found, in the order given.
+
+        One look-up per page of ids, deletes in batches that never split an article (each
+        article goes in one call), then one generation bump so the
+        derived indexes rebuild."""
+        wanted = list(dict.fromkeys(article_ids))
+        chunk_ids: dict[str, list[str]] = {}
+        for start in range(0, len(wanted), 500):
+            page = wanted[start : start + 500]
+            found = self.collection.get(where={"article_id": {"$in": page}}, include=["metadatas"])
+            for cid, meta in zip(found["ids"], found["metadatas"] or []):
+                chunk_ids.setdefault(str(meta["article_id"]), []).append(cid)
+        limit = self.client.get_max_batch_size()
+        batch: list[str] = []
+        for article_id in wanted:
+            ids = chunk_ids.get(article_id, [])
+            if batch and len(batch) + len(ids) > limit:
+                self.collection.delete(ids=batch)
+                batch = []
+            batch += ids
+        if batch:
+            self.collection.delete(ids=batch)
             self.bump_generation()
-        return len(found["ids"])
+        return {a: len(chunk_ids[a]) for a in wanted if a in chunk_ids}
 
     # -- reads -----------------------------------------------------------------------------
     def article(self, article_id: str) -> StoredArticle | None:
