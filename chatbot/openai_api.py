@@ -11,19 +11,24 @@ import json
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
 
 from chatbot.answer import Answer, human_date
 from chatbot.service import NewsBot
-from chatbot.web_api import within
-from chatbot.web_limits import HeldStreamingResponse, RateLimiter, WorkQueue, json_error_route, plain_json
+from chatbot.web_api import printable
+from chatbot.web_limits import HeldStreamingResponse, RateLimiter, WorkQueue, plain_json, within_limit
 
 BASE_MODEL, LLM_MODEL = "newsbot", "newsbot-llm"
+OPENAI_PREFIX = "/v1"
 
 
 class ContentPart(BaseModel):
@@ -50,16 +55,98 @@ class ChatRequest(BaseModel):
     stream: bool = False
 
 
+# -- errors: OpenAI's shape, {"error": {"message", "type", "param", "code"}}, for every 4xx and 5xx --
+
+_ERROR_TYPES = {401: "authentication_error", 403: "permission_error", 404: "not_found_error", 429: "rate_limit_error"}
+_ERROR_CODES = {413: "request_too_large", 429: "rate_limit_exceeded"}
+
+
+def is_openai_path(path: str) -> bool:
+    return path == OPENAI_PREFIX or path.startswith(OPENAI_PREFIX + "/")
+
+
+def openai_error(status: int, message: str, *, param: str | None = None, code: str | None = None,
+                 headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """An error as OpenAI's clients parse it; the type follows from the status."""
+    kind = "server_error" if status >= 500 else _ERROR_TYPES.get(status, "invalid_request_error")
+    error = {"message": printable(message), "type": kind, "param": param and printable(param),
+             "code": code or _ERROR_CODES.get(status)}
+    return JSONResponse({"error": error}, status_code=status, headers=headers)
+
+
 class OpenAIError(Exception):
-    def __init__(self, status: int, message: str, kind: str, code: str | None = None) -> None:
+    def __init__(self, status: int, message: str, *, param: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
-        self.status, self.kind, self.code = status, kind, code
+        self.status, self.param, self.code = status, param, code
+
+    def response(self) -> JSONResponse:
+        return openai_error(self.status, str(self), param=self.param, code=self.code)
 
 
-def openai_error_response(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, OpenAIError)
-    return JSONResponse({"error": {"message": str(exc), "type": exc.kind, "param": None, "code": exc.code}},
-                        status_code=exc.status)
+def validation_error(exc: RequestValidationError) -> JSONResponse:
+    """A 400 as OpenAI answers a malformed request: one line naming each field at fault (the first
+    three) and why, and `param`, the first one's path ("messages[0].role"), as OpenAI spells it."""
+    reasons: dict[str | None, list[str]] = {}
+    for error in exc.errors():
+        param = _param(error.get("loc", ()), exc.body, error.get("type") == "missing")
+        reason = _reason(error)
+        if reason not in reasons.setdefault(param, []):
+            reasons[param].append(reason)
+    if not reasons:  # not seen: pydantic always names an error
+        return openai_error(400, "the request is invalid")
+    lines = [f"{param or 'body'}: {' or '.join(why)}" for param, why in reasons.items()]
+    more = f" (and {len(lines) - 3} more)" if len(lines) > 3 else ""
+    return openai_error(400, "; ".join(lines[:3]) + more, param=next(iter(reasons)))
+
+
+def _param(loc: Sequence[Any], body: Any, missing: bool) -> str | None:
+    """The request field a pydantic error location points at. Locations name a union's member
+    ("constrained-str", "list[ContentPart]") as a step too; walking the body alongside leaves those out."""
+    if not loc or loc[0] != "body":
+        return ".".join(map(str, loc)) or None  # query or header: not used by these routes
+    path, node, steps = "", body, list(loc[1:])
+    for i, step in enumerate(steps):
+        if isinstance(node, dict) and step in node:
+            node = node[step]
+        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+            node = node[step]
+        elif not (missing and i == len(steps) - 1 and isinstance(node, dict)):
+            continue  # a union member, or an offset into text that is not JSON
+        path += f"[{step}]" if isinstance(step, int) else f".{step}" if path else str(step)
+    return path or None
+
+
+def _reason(error: Mapping[str, Any]) -> str:
+    if error.get("type") == "json_invalid":  # located at ("body", offset)
+        return f"not valid JSON ({(error.get('ctx') or {}).get('error', 'decode error')} at character {error['loc'][-1]})"
+    return str(error.get("msg", "invalid")).removeprefix("Value error, ")
+
+
+def openai_route(max_body_bytes: int) -> type[APIRoute]:
+    """A route class whose every refusal is an OpenAI error: a body over `max_body_bytes` (413),
+    a malformed request (400, see `validation_error`), a refused key, an unknown model, the rate
+    limit (429) or a full queue (503). Other failures reach the app's handlers (see server.py)."""
+
+    class OpenAIRoute(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
+
+            async def handle(request: Request) -> Response:
+                checked = await within_limit(request, max_body_bytes)
+                if checked is None:
+                    return openai_error(413, f"request body is over the {max_body_bytes:,}-byte limit")
+                try:
+                    return await handler(checked)
+                except OpenAIError as exc:
+                    return exc.response()
+                except RequestValidationError as exc:
+                    return validation_error(exc)
+                except HTTPException as exc:
+                    return openai_error(exc.status_code, str(exc.detail), headers=exc.headers)
+
+            return handle
+
+    return OpenAIRoute
 
 
 def with_sources(answer: Answer) -> str:
@@ -75,9 +162,14 @@ def with_sources(answer: Answer) -> str:
 def _split(request: ChatRequest, max_chars: int) -> tuple[str, list[dict[str, str]]]:
     turns = [m for m in request.messages if m.role in {"user", "assistant"}]
     if not turns or turns[-1].role != "user" or not turns[-1].text().strip():
-        raise OpenAIError(400, "the last message must be a user message with text", "invalid_request_error")
+        raise OpenAIError(400, "messages: the last message must be a user message with text", param="messages")
+    question = turns[-1].text().strip()
+    if len(question) > max_chars:
+        param = f"messages[{request.messages.index(turns[-1])}].content"
+        raise OpenAIError(400, f"{param}: the question should have at most {max_chars} characters, not {len(question)}",
+                          param=param, code="string_too_long")
     history = [{"role": m.role, "content": m.text()} for m in turns[:-1]]
-    return within(turns[-1].text().strip(), max_chars), history
+    return question, history
 
 
 def _chunk(cid: str, model: str, delta: dict[str, Any], finish: str | None = None) -> str:
@@ -87,7 +179,7 @@ def _chunk(cid: str, model: str, delta: dict[str, Any], finish: str | None = Non
 
 
 def openai_router(bot: NewsBot, settings: Any, queue: WorkQueue, limiter: RateLimiter) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["openai"], route_class=json_error_route(settings.max_body_bytes))
+    router = APIRouter(prefix=OPENAI_PREFIX, tags=["openai"], route_class=openai_route(settings.max_body_bytes))
 
     def authorised(request: Request) -> None:
         key = settings.api_key.get_secret_value() if settings.api_key else None
@@ -96,8 +188,7 @@ def openai_router(bot: NewsBot, settings: Any, queue: WorkQueue, limiter: RateLi
         given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         # Header values arrive as latin-1 text: compare the bytes sent with the key's UTF-8 bytes.
         if not secrets.compare_digest(given.encode("latin-1"), key.encode("utf-8", "surrogateescape")):
-            raise OpenAIError(401, "invalid or missing API key (Authorization: Bearer …)", "invalid_request_error",
-                              "invalid_api_key")
+            raise OpenAIError(401, "invalid or missing API key (Authorization: Bearer …)", code="invalid_api_key")
 
     guarded = [Depends(authorised), Depends(limiter)]
 
@@ -106,8 +197,8 @@ def openai_router(bot: NewsBot, settings: Any, queue: WorkQueue, limiter: RateLi
 
     def llm_for(model: str) -> str | None:
         if model not in models():
-            raise OpenAIError(404, f"model {model!r} does not exist; known: {', '.join(models())}",
-                              "invalid_request_error", "model_not_found")
+            raise OpenAIError(404, f"model {model!r} does not exist; known: {', '.join(models())}", param="model",
+                              code="model_not_found")
         return settings.llm_model if model == LLM_MODEL else None
 
     @router.get("/models", dependencies=[Depends(authorised)])

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator, Mapping
 from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from chatbot.answer import Answer
@@ -80,6 +81,16 @@ def within(question: str, max_chars: int) -> str:
                                        "msg": f"String should have at most {max_chars} characters",
                                        "ctx": {"max_length": max_chars}}])
     return question
+
+
+def printable(text: str) -> str:
+    """Text any JSON response can carry: a lone surrogate becomes its backslash escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def api_error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """An error in the JSON API's own shape, FastAPI's `{"detail": message}`."""
+    return JSONResponse({"detail": printable(message)}, status_code=status, headers=headers)
 
 
 def sse(event: str, data: Any) -> str:

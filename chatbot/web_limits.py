@@ -183,7 +183,7 @@ def json_error_route(max_body_bytes: int) -> type[APIRoute]:
             handler = super().get_route_handler()
 
             async def handle(request: Request) -> Response:
-                checked = await _within_limit(request, max_body_bytes)
+                checked = await within_limit(request, max_body_bytes)
                 if checked is None:
                     return JSONResponse({"detail": f"request body is over the {max_body_bytes:,}-byte limit"},
                                         status_code=413)
@@ -197,7 +197,7 @@ def json_error_route(max_body_bytes: int) -> type[APIRoute]:
     return JSONErrorRoute
 
 
-async def _within_limit(request: Request, limit: int) -> Request | None:
+async def within_limit(request: Request, limit: int) -> Request | None:
     """The request when its body is within `limit` bytes, else None, checked before anything
     parses it. A body sent without Content-Length is read up to the limit and handed on."""
     length = request.headers.get("content-length", "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
@@ -15,6 +16,7 @@ from tests.server_helpers import RunningServer, newsbot_server
 
 QUESTION = "What did Macron say about troops?"
 KEY = "test-key-123"
+AUTH = {"Authorization": f"Bearer {KEY}"}
 
 
 @pytest.fixture(scope="module")
@@ -61,16 +63,79 @@ def test_history_makes_a_follow_up_standalone(server: RunningServer) -> None:
 def test_wrong_key_gets_401_in_openai_shape(server: RunningServer) -> None:
     with pytest.raises(openai.AuthenticationError) as caught:
         client(server, "wrong").chat.completions.create(model="newsbot", messages=[{"role": "user", "content": QUESTION}])
-    assert caught.value.status_code == 401
+    assert caught.value.status_code == 401 and caught.value.type == "authentication_error"
     body = httpx.post(f"{server.url}/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}]}).json()
     assert body["error"]["code"] == "invalid_api_key"
 
 
 def test_unknown_model_and_bad_messages_are_client_errors(server: RunningServer) -> None:
-    with pytest.raises(openai.NotFoundError):
+    with pytest.raises(openai.NotFoundError) as unknown:
         client(server).chat.completions.create(model="gpt-9", messages=[{"role": "user", "content": QUESTION}])
-    with pytest.raises(openai.BadRequestError):
+    assert unknown.value.param == "model" and unknown.value.code == "model_not_found"
+    assert "'gpt-9' does not exist" in unknown.value.body["message"]
+    with pytest.raises(openai.BadRequestError) as last:
         client(server).chat.completions.create(model="newsbot", messages=[{"role": "assistant", "content": "hi"}])
+    assert last.value.param == "messages" and "last message must be a user message" in last.value.body["message"]
+
+
+def error_of(response: httpx.Response) -> dict[str, Any]:
+    """The body's error, checked to be exactly OpenAI's shape (no FastAPI `detail` beside it)."""
+    assert response.headers["content-type"] == "application/json", response.text
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"message", "type", "param", "code"}, body
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"], body
+    return body["error"]
+
+
+@pytest.mark.parametrize(("call", "param", "says"), [
+    ({"model": "newsbot"}, "messages", "messages: Field required"),
+    ({"messages": []}, "messages", "messages: List should have at least 1 item"),
+    ({"messages": "hi"}, "messages", "messages: Input should be a valid list"),
+    ({"messages": [{"content": "hi"}]}, "messages[0].role", "messages[0].role: Field required"),
+    ({"messages": [{"role": "robot", "content": "hi"}]}, "messages[0].role", "messages[0].role: Input should be 'system'"),
+    ({"messages": [{"role": "user", "content": [{"type": 5}]}]}, "messages[0].content", "messages[0].content[0].type:"),
+    ({"messages": [{"role": "user", "content": "hi"}], "stream": "maybe"}, "stream", "stream: Input should be a valid boolean"),
+    ({"messages": [{"role": "user", "content": "x" * 1001}]}, "messages[0].content", "at most 1000 characters, not 1001"),
+], ids=["missing", "empty", "not-a-list", "no-role", "bad-role", "bad-part", "stream", "too-long"])
+def test_malformed_requests_raise_bad_request_with_the_field_and_reason(server: RunningServer, call: dict[str, Any],
+                                                                         param: str, says: str) -> None:
+    """The OpenAI client parses our error: BadRequestError, with our message and the field in `param`."""
+    with pytest.raises(openai.BadRequestError) as caught:
+        client(server).post("/chat/completions", body=call, cast_to=object)
+    error = caught.value
+    assert error.status_code == 400 and error.param == param and error.type == "invalid_request_error"
+    assert says in error.body["message"] and "\n" not in error.body["message"], error.body
+    raw = httpx.post(f"{server.url}/v1/chat/completions", json=call, headers=AUTH)
+    assert raw.status_code == 400 and error_of(raw) == error.body
+
+
+def test_bodies_that_are_not_json_or_too_big_get_openai_errors(server: RunningServer) -> None:
+    not_json = httpx.post(f"{server.url}/v1/chat/completions", content=b'{"messages": [', headers={
+        **AUTH, "content-type": "application/json"})
+    assert not_json.status_code == 400 and error_of(not_json)["message"].startswith("body: not valid JSON")
+    big = httpx.post(f"{server.url}/v1/chat/completions", headers=AUTH,
+                     json={"messages": [{"role": "user", "content": "x" * 70_000}]})
+    assert big.status_code == 413 and "byte limit" in error_of(big)["message"]
+
+
+@pytest.mark.parametrize(("method", "path", "allow"), [
+    ("PUT", "/v1/chat/completions", "POST"),
+    ("GET", "/v1/chat/completions", "POST"),
+    ("DELETE", "/v1/models", "GET"),
+    ("POST", "/v1/models", "GET"),
+])
+def test_wrong_method_is_405_with_allow_in_openai_shape(server: RunningServer, method: str, path: str, allow: str) -> None:
+    response = httpx.request(method, f"{server.url}{path}", headers=AUTH, json={})
+    assert response.status_code == 405 and response.headers["allow"] == allow
+    error = error_of(response)
+    assert error["type"] == "invalid_request_error" and method in error["message"] and allow in error["message"]
+
+
+def test_unknown_v1_path_is_404_in_openai_shape(server: RunningServer) -> None:
+    with pytest.raises(openai.NotFoundError) as caught:
+        client(server).get("/embeddings", cast_to=object)
+    assert caught.value.type == "not_found_error" and "/v1/embeddings" in caught.value.body["message"]
+    assert error_of(httpx.get(f"{server.url}/v1", headers=AUTH))["type"] == "not_found_error"
 
 
 def test_langchain_chat_openai_plain_and_streaming(server: RunningServer) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import openai
 import pytest
 
 from tests.conftest import SEED_TITLE, SEEDS, ok, run_cli
@@ -233,3 +234,51 @@ def test_widget_script_and_docs_are_served(server: RunningServer) -> None:
     assert httpx.get(f"{server.url}/docs").status_code == 200
     paths = httpx.get(f"{server.url}/openapi.json").json()["paths"]
     assert {"/api/ask", "/api/ask/stream", "/api/retrieve", "/api/health", "/api/feedback"} <= set(paths)
+
+
+@pytest.mark.parametrize(("method", "path", "allow"), [
+    ("GET", "/api/ask", "POST"),
+    ("HEAD", "/api/ask", "POST"),
+    ("GET", "/api/ask/stream", "POST"),
+    ("DELETE", "/api/retrieve", "POST"),
+    ("PUT", "/api/feedback", "POST"),
+    ("POST", "/api/health", "GET"),
+])
+def test_wrong_method_on_the_api_is_405_with_allow(server: RunningServer, method: str, path: str, allow: str) -> None:
+    """Not the 404 of the page mounted at "/": the path exists, the method does not."""
+    response = httpx.request(method, f"{server.url}{path}")
+    assert response.status_code == 405, response.text
+    assert response.headers["allow"] == allow and response.headers["content-type"] == "application/json"
+    if method != "HEAD":
+        detail = response.json()["detail"]
+        assert set(response.json()) == {"detail"} and method in detail and allow in detail
+
+
+def test_unknown_api_path_is_a_json_404_naming_the_endpoints(server: RunningServer) -> None:
+    response = httpx.get(f"{server.url}/api/asks")
+    assert response.status_code == 404 and "allow" not in response.headers
+    assert "/api/ask" in response.json()["detail"]
+
+
+def test_the_page_and_widget_files_still_answer_beside_the_api(server: RunningServer) -> None:
+    page = httpx.get(f"{server.url}/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    config = httpx.get(f"{server.url}/config").json()
+    assert config["api_prefix"] == "/gradio_api"
+    assert httpx.get(f"{server.url}/gradio_api/info").json()["named_endpoints"]
+    for asset in ("/widget.js", "/embed.js", "/embed.css", "/embed"):
+        assert httpx.get(f"{server.url}{asset}").status_code == 200, asset
+
+
+def test_v1_rate_limit_is_an_openai_rate_limit_error(limited: RunningServer) -> None:
+    """HTTP errors raised inside /v1 (here the limiter's 429) keep their status and headers but
+    take OpenAI's shape, so the OpenAI client raises RateLimitError with our message."""
+    client = openai.OpenAI(base_url=f"{limited.url}/v1", api_key="none", max_retries=0)
+    ask = {"role": "user", "content": SEED_QUESTION}
+    with pytest.raises(openai.RateLimitError) as caught:
+        for _ in range(5):  # 3 a minute
+            client.chat.completions.create(model="newsbot", messages=[ask])
+    error = caught.value
+    assert error.type == "rate_limit_error" and error.code == "rate_limit_exceeded"
+    assert error.body["message"] == "too many questions; try again later"
+    assert int(error.response.headers["retry-after"]) >= 1
