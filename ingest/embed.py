@@ -8,11 +8,21 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 
 
+class ModelUnavailable(RuntimeError):
+    """The configured embedding model cannot be loaded from this machine."""
+
+
 @lru_cache(maxsize=2)
 def load_model(name: str) -> Any:
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(name, device="cpu", local_files_only=True)
+    try:
+        return SentenceTransformer(name, device="cpu", local_files_only=True)
+    except (OSError, ValueError) as exc:  # a missing folder, or a hub name not in the local cache
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelUnavailable(
+            f"the embedding model {name!r} cannot be loaded offline ({reason}); set NEWSBOT_EMBEDDING_MODEL "
+            "to a sentence-transformers folder or a model already in the local cache") from exc
 
 
 class NewsEmbeddings(Embeddings):

@@ -353,7 +353,13 @@ def mcp(
 
 
 def main() -> None:
-    app()
+    from ingest.embed import ModelUnavailable
+
+    try:
+        app()
+    except ModelUnavailable as exc:  # raised wherever the model first loads: ingest, ask, serve, mcp
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

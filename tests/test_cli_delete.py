@@ -206,7 +206,12 @@ def test_usage_errors_are_one_line_and_delete_nothing(store_dir: Path, before, a
 
 def test_deleting_does_not_need_the_embedding_model(store_dir: Path, before) -> None:
     no_model = {"NEWSBOT_EMBEDDING_MODEL": str(store_dir / "no-such-model")}
-    assert run_cli("retrieve", "harbour", data_dir=store_dir, env=no_model).returncode != 0  # it would need it
+    needs_it = run_cli("retrieve", "harbour", data_dir=store_dir, env=no_model)
+    assert needs_it.returncode == 1 and "Traceback" not in needs_it.stderr
+    assert needs_it.stderr.strip().splitlines() == [
+        f"error: the embedding model {no_model['NEWSBOT_EMBEDDING_MODEL']!r} cannot be loaded offline "
+        f"(Path {no_model['NEWSBOT_EMBEDDING_MODEL']} not found); set NEWSBOT_EMBEDDING_MODEL to a "
+        "sentence-transformers folder or a model already in the local cache"]
     arts = before["articles"]
     ok(run_cli("delete", arts[ELSEY]["id"], arts[MARROW]["id"], data_dir=store_dir, env=no_model))
     ok(run_cli("delete", "--source", "Coast Courier", data_dir=store_dir, env=no_model))
