@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from chatbot.answer import ABSTAIN_TEXT, Answer, Citation, after_attribution, attribution
-from chatbot.question import QuestionInfo, satisfies
+from chatbot.question import QuestionInfo, mentions_years, satisfies
 from chatbot.retrieval import Retrieved
 from ingest.sentences import split_sentences
 from vectorstore.indexes import DerivedIndexes, tokenize
@@ -82,6 +82,8 @@ def candidates(info: QuestionInfo, retrieved: Retrieved, index: DerivedIndexes) 
     seen: set[str] = set()
     found: list[Candidate] = []
     for rank, passage in enumerate(retrieved.passages[:_PASSAGES_READ]):
+        if not mentions_years(info, passage):  # "the 2018 World Cup" is not answered from a 2022 story
+            continue
         title = set(tokenize([passage.title])[0])
         for sentence, words, before in _sentences_in_context(passage):
             around = before | title

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from vectorstore.records import Passage
+
 _SAY = re.compile(
     r"^\s*(?:and\s+)?(?:what|how)\s+(?:did|does|has|have|had|do)\s+(?P<who>.+?)\s+"
     r"(?:say|said|tell|told|think|thought|claim|claimed|argue|argued|warn|warned|call|called|describe|described|"
@@ -19,6 +21,7 @@ _NUMBER_Q = re.compile(r"\bhow\s+(?:many|much|old|far|large|big)\b|\bwhat\s+(?:n
 _DATE_Q = re.compile(r"^\s*(?:and\s+)?when\b|\bwhat\s+(?:year|date|day|month|time)\b|\bin\s+what\s+year\b|"
                      r"\bhow\s+(?:long|soon)\b", re.I)
 _YES_NO = re.compile(r"^\s*(?:and\s+)?(?:did|does|do|is|are|was|were|has|have|had|will|would|can|could|should)\b", re.I)
+_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _PRONOUNS = {"he", "she", "him", "her", "his", "hers", "they", "them", "their", "it", "its", "this", "that"}
 
 
@@ -30,6 +33,7 @@ class QuestionInfo:
     wants_number: bool = False
     wants_date: bool = False
     is_yes_no: bool = False  # "Did the resolution pass?"
+    years: frozenset[str] = frozenset()  # "the 2018 World Cup"
 
     @property
     def is_speaker_question(self) -> bool:
@@ -45,6 +49,7 @@ def analyse(question: str) -> QuestionInfo:
     info.wants_number = bool(_NUMBER_Q.search(question))
     info.wants_date = bool(_DATE_Q.search(question))
     info.is_yes_no = bool(_YES_NO.match(question))
+    info.years = frozenset(_YEAR.findall(question))
     return info
 
 
@@ -55,6 +60,14 @@ _DATE = re.compile(r"\b(?:1[89]\d\d|20\d\d|january|february|march|april|may|june
                    r"october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|monday|"
                    r"tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tomorrow|week|weeks|"
                    r"month|months|year|years|ago|soon|earlier|later|next|last|since|until|within)\b", re.I)
+
+
+def mentions_years(info: QuestionInfo, passage: Passage) -> bool:
+    """Does the passage talk about the year the question names (in its text, headline or date)?"""
+    if not info.years:
+        return True
+    found = _YEAR.findall(" ".join((passage.title, passage.text, (passage.published or "")[:4])))
+    return not info.years.isdisjoint(found)
 
 
 def satisfies(info: QuestionInfo, sentence: str) -> bool:

@@ -159,19 +159,8 @@ def test_a_speaker_never_quoted_gets_no_invented_quote(seeded_bot) -> None:
     assert answer.abstained and not answer.citations
 
 
-UNANSWERABLE = ["What is the capital of Australia?", "Who won the 2018 football World Cup?", "How tall is Mount Everest?"]
-ANSWERS_ANYWAY = pytest.mark.xfail(strict=True, reason=(
-    "PRODUCT: chatbot/extractive.py abstention: with real pages in the store, an unrelated question is answered with "
-    "an unrelated cited sentence: 'Who won the 2018 football World Cup?' → the UN vote tally and 'Putin won't be attending'"))
-
-
-def test_a_yes_no_question_is_answered_only_when_the_articles_use_its_words(seeded_bot) -> None:
-    confirmed = seeded_bot.ask("Did Trump rule out sending US troops to Ukraine?")
-    assert not confirmed.abstained
-    assert "ruled out sending US troops to Ukraine" in confirmed.citations[0].quote
-    # the seed says Washington drafted a rival resolution, never whether it passed
-    unconfirmed = seeded_bot.ask("Did the rival US resolution pass in the General Assembly?")
-    assert unconfirmed.abstained and not unconfirmed.citations, unconfirmed.answer
+UNANSWERABLE = ["What is the capital of Australia?", "Who won the 2018 football World Cup?", "How tall is Mount Everest?",
+                "Who won the 2030 Tour de France?"]
 
 
 @pytest.mark.parametrize("question", UNANSWERABLE)
@@ -181,15 +170,18 @@ def test_abstains_when_the_seed_does_not_answer(seeded_bot, question: str) -> No
     assert answer.citations == [] and "[1]" not in answer.answer
 
 
-@pytest.mark.parametrize("question", [
-    UNANSWERABLE[0],
-    pytest.param(UNANSWERABLE[1], marks=ANSWERS_ANYWAY),
-    UNANSWERABLE[2],
-])
+@pytest.mark.parametrize("question", UNANSWERABLE)
 def test_abstains_when_a_larger_store_does_not_answer(multi_bot, question: str) -> None:
     answer = multi_bot.ask(question)
     assert answer.abstained, answer.answer
     assert answer.citations == [] and "[1]" not in answer.answer
+
+
+def test_a_question_naming_a_year_is_answered_from_passages_about_that_year(multi_bot) -> None:
+    answer = multi_bot.ask("What did Macron say about the peace negotiated with Putin in 2014?")
+    assert not answer.abstained and "In 2014, our predecessors negotiated peace" in answer.citations[0].quote
+    # the seed's UN tally once answered the 2018 World Cup; the year it names is nowhere in the seed
+    assert multi_bot.ask("How many votes did the resolution win in 2018?").abstained
 
 
 def test_follow_up_is_rewritten_and_answered_about_the_new_subject(multi, multi_bot) -> None:
