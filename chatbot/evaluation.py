@@ -22,7 +22,9 @@ _NUMBER_WORDS = {w: str(n) for n, w in enumerate(
 
 def norm(text: str) -> str:
     """Case, punctuation, accents and number format insensitive form ("Four" and "4" are one)."""
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    # Accents go; any other non-ASCII mark is a word break, so "Biden’s" reads as "Biden's" does.
+    text = "".join(c if c.isascii() else " " for c in unicodedata.normalize("NFKD", text)
+                   if not unicodedata.combining(c)).lower()
     text = re.sub(r"(?<=\d)[,.](?=\d{3}\b)", "", text)
     return " ".join(_NUMBER_WORDS.get(w, w) for w in re.sub(r"[^\w%$]+", " ", text).split())
 

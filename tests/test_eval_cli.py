@@ -103,3 +103,19 @@ def test_a_missing_or_malformed_qa_file_is_a_clear_error(tmp_path: Path) -> None
     bad.write_text('{"question": "ok"}\n{"question": \n', encoding="utf-8")
     malformed = run_cli("eval", bad, data_dir=tmp_path / "data")
     assert malformed.returncode != 0 and "bad.jsonl:2" in malformed.stderr and "invalid JSON" in malformed.stderr
+
+
+@pytest.mark.parametrize(("answer", "fact", "found"), [
+    ("sanctions spearheaded by former president Joe Biden’s administration", "Biden", True),  # curly apostrophe
+    ("Conan O'Brien hosts the Oscars", "Conan O’Brien", True),
+    ("Four years after Russia’s full-scale invasion", "4", True),
+    ("It won 1,000 votes", "1000", True),
+    ("The Zürich café reopened", "Zurich cafe", True),
+    ("Bidenomics was the theme", "Biden", False),
+    ("It won 14 votes", "4", False),
+])
+def test_facts_are_found_whatever_the_case_punctuation_accents_or_number_format(answer: str, fact: str,
+                                                                                found: bool) -> None:
+    from chatbot.evaluation import contains
+
+    assert contains(answer, fact) is found
