@@ -11,7 +11,7 @@ import json
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -25,7 +25,7 @@ from starlette.responses import Response
 from chatbot.answer import Answer, human_date
 from chatbot.service import NewsBot
 from chatbot.web_api import printable
-from chatbot.web_limits import HeldStreamingResponse, RateLimiter, WorkQueue, plain_json, within_limit
+from chatbot.web_limits import HeldStreamingResponse, RateLimiter, WorkQueue, guarded_route, plain_json
 
 BASE_MODEL, LLM_MODEL = "newsbot", "newsbot-llm"
 OPENAI_PREFIX = "/v1"
@@ -126,27 +126,17 @@ def openai_route(max_body_bytes: int) -> type[APIRoute]:
     """A route class whose every refusal is an OpenAI error: a body over `max_body_bytes` (413),
     a malformed request (400, see `validation_error`), a refused key, an unknown model, the rate
     limit (429) or a full queue (503). Other failures reach the app's handlers (see server.py)."""
+    return guarded_route(max_body_bytes, lambda message: openai_error(413, message), _as_openai_error)
 
-    class OpenAIRoute(APIRoute):
-        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-            handler = super().get_route_handler()
 
-            async def handle(request: Request) -> Response:
-                checked = await within_limit(request, max_body_bytes)
-                if checked is None:
-                    return openai_error(413, f"request body is over the {max_body_bytes:,}-byte limit")
-                try:
-                    return await handler(checked)
-                except OpenAIError as exc:
-                    return exc.response()
-                except RequestValidationError as exc:
-                    return validation_error(exc)
-                except HTTPException as exc:
-                    return openai_error(exc.status_code, str(exc.detail), headers=exc.headers)
-
-            return handle
-
-    return OpenAIRoute
+def _as_openai_error(exc: Exception) -> Response | None:
+    if isinstance(exc, OpenAIError):
+        return exc.response()
+    if isinstance(exc, RequestValidationError):
+        return validation_error(exc)
+    if isinstance(exc, HTTPException):
+        return openai_error(exc.status_code, str(exc.detail), headers=exc.headers)
+    return None
 
 
 def with_sources(answer: Answer) -> str:

@@ -173,28 +173,38 @@ def validation_error_response(exc: RequestValidationError) -> JSONResponse:
     return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
 
 
-def json_error_route(max_body_bytes: int) -> type[APIRoute]:
-    """A route class whose errors are JSON like every other answer of the API: a body over
-    `max_body_bytes` is a JSON 413 (Starlette's own limit answers in plain text), and
-    request-validation errors always serialise (see `validation_error_response`)."""
+def guarded_route(max_body_bytes: int, too_large: Callable[[str], Response],
+                  translate: Callable[[Exception], Response | None]) -> type[APIRoute]:
+    """A route class that answers a body over `max_body_bytes` with `too_large(message)` (Starlette's
+    own limit answers in plain text) and turns the errors `translate` knows into its API's responses."""
 
-    class JSONErrorRoute(APIRoute):
+    class GuardedRoute(APIRoute):
         def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
             handler = super().get_route_handler()
 
             async def handle(request: Request) -> Response:
                 checked = await within_limit(request, max_body_bytes)
                 if checked is None:
-                    return JSONResponse({"detail": f"request body is over the {max_body_bytes:,}-byte limit"},
-                                        status_code=413)
+                    return too_large(f"request body is over the {max_body_bytes:,}-byte limit")
                 try:
                     return await handler(checked)
-                except RequestValidationError as exc:
-                    return validation_error_response(exc)
+                except Exception as exc:
+                    response = translate(exc)
+                    if response is None:
+                        raise
+                    return response
 
             return handle
 
-    return JSONErrorRoute
+    return GuardedRoute
+
+
+def json_error_route(max_body_bytes: int) -> type[APIRoute]:
+    """Errors that are JSON like every other answer of the API: a JSON 413, and request-validation
+    errors that always serialise (see `validation_error_response`)."""
+    return guarded_route(
+        max_body_bytes, lambda message: JSONResponse({"detail": message}, status_code=413),
+        lambda exc: validation_error_response(exc) if isinstance(exc, RequestValidationError) else None)
 
 
 async def within_limit(request: Request, limit: int) -> Request | None:
