@@ -116,15 +116,20 @@ def show(article_id: str, data_dir: DataDir = None, as_json: AsJson = False) -> 
             typer.echo(f"  {q['speaker']}: “{q['text']}”")
 
 
-def _iso_day(text: str) -> str | None:
-    """`text` as a YYYY-MM-DD day, or None when it is not one."""
+def _day(flag: str, text: str | None) -> str | None:
+    """`text` as a YYYY-MM-DD day; a one-line error naming the flag when it is not one."""
     import re
     from datetime import date
 
-    try:
-        return date.fromisoformat(text).isoformat() if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) else None
-    except ValueError:
+    if text is None:
         return None
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+            return date.fromisoformat(text.strip()).isoformat()
+    except ValueError:
+        pass
+    fail(f"{flag} {text!r} is not a date; use YYYY-MM-DD", code=2)
+    return None
 
 
 @app.command()
@@ -146,12 +151,8 @@ def delete(
         fail("give article ids, or --source OUTLET and/or --before YYYY-MM-DD (see `newsbot list`)", code=2)
     if ids and (source is not None or before is not None):
         fail("give article ids or --source/--before, not both", code=2)
-    cutoff = None
-    if before is not None:
-        day = _iso_day(before.strip())
-        if day is None:
-            fail(f"--before {before!r} is not a date; use YYYY-MM-DD", code=2)
-        cutoff = day_number(day)
+    day = _day("--before", before)
+    cutoff = day_number(day) if day else None
     store = open_store(_settings(data_dir))
 
     if ids:
@@ -190,14 +191,18 @@ Batch = Annotated[Optional[Path], typer.Option("--batch", help="JSONL file with 
 K = Annotated[Optional[int], typer.Option("--k", help="How many passages to retrieve.")]
 
 
-def _bot(settings: Settings):  # noqa: ANN202 - chatbot.service.NewsBot
+def _bot(settings: Settings, need_articles: bool = False):  # noqa: ANN202 - chatbot.service.NewsBot
     from chatbot.service import NewsBot
     from vectorstore.errors import StoreError
 
     try:
-        return NewsBot(settings)
+        bot = NewsBot(settings)
     except StoreError as exc:
         fail(str(exc))
+    if need_articles and bot.store.count() == 0:  # the default store is ./.newsbot: easy to miss from elsewhere
+        fail(f"the store in {settings.data_dir} has no articles yet: run `newsbot ingest FILES…` first, "
+             "or point --data-dir / NEWSBOT_DATA_DIR at the store you filled")
+    return bot
 
 
 def _questions(question: str | None, batch: Path | None) -> list[dict[str, Any]]:
@@ -219,10 +224,20 @@ def _questions(question: str | None, batch: Path | None) -> list[dict[str, Any]]
     return rows
 
 
-def _filters(source: str | None, since: str | None, until: str | None, article: str | None):  # noqa: ANN202
+def _filters(bot: Any, source: str | None, since: str | None, until: str | None,  # noqa: ANN202
+             article: str | None):
+    """Filters as typed, checked: real dates, and an outlet the store has (in any letter case)."""
     from chatbot.retrieval import Filters
 
-    return Filters(source=source, date_from=since, date_to=until, article_id=article)
+    if source is not None:
+        outlets = sorted({s for meta in bot.retriever.index.metas for s in meta.get("sources") or []})
+        match = next((o for o in outlets if o.casefold() == source.strip().casefold()), None)
+        if match is None:
+            shown = ", ".join(outlets[:10]) + (f" … ({len(outlets)} in all, see `newsbot stats`)" if len(outlets) > 10 else "")
+            fail(f"--source {source!r}: no article from that outlet; the store has {shown or 'none'}", code=2)
+        source = match
+    return Filters(source=source, date_from=_day("--since", since), date_to=_day("--until", until),
+                   article_id=article)
 
 
 @app.command()
@@ -233,8 +248,8 @@ def retrieve(
 ) -> None:
     """The passages a question retrieves (dense + BM25, fused)."""
     rows = _questions(question, batch)
-    bot = _bot(_settings(data_dir))
-    filters = _filters(source, since, until, article)
+    bot = _bot(_settings(data_dir), need_articles=True)
+    filters = _filters(bot, source, since, until, article)
     for row in rows:
         found = bot.retrieve(row["question"], k, filters, row.get("question_date"))
         results = [p.as_dict() for p in found.passages]
@@ -257,8 +272,8 @@ def ask(
     from chatbot.answer import Answer
 
     rows = _questions(question, batch)
-    bot = _bot(_settings(data_dir))
-    filters = _filters(source, since, until, article)
+    bot = _bot(_settings(data_dir), need_articles=True)
+    filters = _filters(bot, source, since, until, article)
     for row in rows:
         kwargs = {"history": row.get("history"), "filters": filters, "k": k, "llm": llm, "as_of": row.get("question_date")}
         if as_json or batch:
@@ -353,6 +368,10 @@ def mcp(
 
 
 def main() -> None:
+    from difflib import get_close_matches
+
+    from pydantic import ValidationError
+
     from ingest.embed import ModelUnavailable
 
     try:
@@ -360,6 +379,17 @@ def main() -> None:
     except ModelUnavailable as exc:  # raised wherever the model first loads: ingest, ask, serve, mcp
         typer.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None
+    except ValidationError as exc:  # the settings, read once when a command starts
+        for error in exc.errors():
+            name = ".".join(map(str, error["loc"]))
+            if error["type"] == "extra_forbidden":  # only newsbot.toml can name a setting that does not exist
+                near = get_close_matches(name.replace("-", "_"), list(Settings.model_fields), n=1)
+                hint = f" (did you mean {near[0]!r}?)" if near else ""
+                typer.echo(f"error: newsbot.toml: unknown setting {name!r}{hint}", err=True)
+            else:
+                typer.echo(f"error: setting {name!r} (NEWSBOT_{name.upper()} or newsbot.toml): {error['msg']}, "
+                           f"got {error.get('input')!r}", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

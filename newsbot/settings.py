@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="NEWSBOT_",
         toml_file="newsbot.toml",
-        extra="ignore",
+        extra="forbid",  # a misspelt newsbot.toml key is an error, not a silently fresh store
     )
 
     data_dir: Path = Path(".newsbot")

@@ -1,0 +1,53 @@
+"""Mistakes a new user makes with the CLI get one line naming the input and the reason, never a
+traceback or a silently empty result: filter values, an empty store, settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import copy_store, json_lines, ok, run_cli
+
+pytestmark = pytest.mark.slow  # runs the real CLI
+
+
+def one_error_line(result, code: int) -> str:
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    return lines[0]
+
+
+@pytest.mark.parametrize("flag", ["--since", "--until"])
+@pytest.mark.parametrize("value", ["25-02-2025", "yesterday", "2025-02-30", "2025/02/01"])
+def test_a_date_filter_that_is_not_a_date_is_refused(seeded_dir: Path, flag: str, value: str) -> None:
+    line = one_error_line(run_cli("retrieve", "UN vote", flag, value, data_dir=seeded_dir), 2)
+    assert line == f"error: {flag} {value!r} is not a date; use YYYY-MM-DD"
+
+
+def test_an_outlet_is_matched_in_any_letter_case_and_an_unknown_one_is_named(seeded_dir: Path) -> None:
+    found = json_lines(ok(run_cli("retrieve", "UN vote", "--source", "afp", "--json", data_dir=seeded_dir)).stdout)
+    assert found[0]["results"] and {r["source"] for r in found[0]["results"]} == {"AFP"}
+    line = one_error_line(run_cli("ask", "UN vote", "--source", "Reuters", data_dir=seeded_dir), 2)
+    assert line == "error: --source 'Reuters': no article from that outlet; the store has AFP"
+
+
+def test_asking_an_empty_store_says_so_instead_of_abstaining(tmp_path: Path) -> None:
+    for command in ("ask", "retrieve"):
+        line = one_error_line(run_cli(command, "What did Macron say about troops?", data_dir=tmp_path / "new"), 1)
+        assert f"the store in {tmp_path / 'new'} has no articles yet" in line and "newsbot ingest" in line
+
+
+def test_a_setting_that_is_not_valid_is_named(seeded_dir: Path, tmp_path: Path) -> None:
+    bad_env = run_cli("stats", data_dir=seeded_dir, env={"NEWSBOT_CHUNK_TOKENS": "abc"})
+    line = one_error_line(bad_env, 2)
+    assert line.startswith("error: setting 'chunk_tokens' (NEWSBOT_CHUNK_TOKENS or newsbot.toml): ")
+    assert line.endswith("got 'abc'")
+    # a misspelt key in newsbot.toml once gave a silently new, empty store
+    (tmp_path / "newsbot.toml").write_text(f'data-dir = "{copy_store(seeded_dir, tmp_path / "store")}"\n')
+    line = one_error_line(run_cli("stats", cwd=tmp_path), 2)
+    assert line == "error: newsbot.toml: unknown setting 'data-dir' (did you mean 'data_dir'?)"
+    (tmp_path / "newsbot.toml").write_text(f'data_dir = "{tmp_path / "store"}"\n')
+    assert "articles: 1" in ok(run_cli("stats", cwd=tmp_path)).stdout
