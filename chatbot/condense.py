@@ -14,6 +14,11 @@ from ingest.quotes import _names
 _WHAT_ABOUT = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+about\s+(?P<x>.+?)\s*\??\s*$", re.I)
 _AND_X = re.compile(r"^\s*and\s+(?P<x>[A-Z][\w'’\- ]{1,60}?)\s*\??\s*$")
 _PRONOUN = re.compile(r"\b(he|she|him|his|her|they|them|their)\b", re.I)
+_IT = re.compile(r"\b(it|its)\b", re.I)  # needs the previous question's topic, not a person
+# Capitalised because they open the sentence, not because they name someone ("Tell me about Macron").
+_OPENERS = {"tell", "please", "show", "give", "summarise", "summarize", "explain", "describe", "list", "find",
+            "what", "who", "whom", "how", "why", "when", "where", "which", "is", "are", "was", "did", "does", "do",
+            "can", "could", "would", "and", "so", "also", "then"}
 _FOLLOWUP_START = re.compile(r"^\s*(and|also|so|then|what else|anything else)\b", re.I)
 _STOP = {"what", "who", "when", "where", "which", "why", "how", "did", "does", "do", "is", "are", "was", "were",
          "the", "a", "an", "of", "to", "in", "on", "about", "say", "said", "many", "much", "and", "for", "with"}
@@ -25,16 +30,19 @@ def user_turns(history: list[dict[str, str]] | None) -> list[str]:
 
 def _last_person(texts: list[str]) -> str | None:
     for text in reversed(texts):
-        names = _names(text)
-        if names:
-            return names[0][2]
+        for _start, _end, name in _names(text):
+            words = name.split()
+            while words and words[0].lower() in _OPENERS:
+                words = words[1:]
+            if words:
+                return " ".join(words)
     return None
 
 
 def needs_context(question: str) -> bool:
     words = question.split()
     return bool(_WHAT_ABOUT.match(question) or _AND_X.match(question) or _FOLLOWUP_START.match(question)
-                or _PRONOUN.search(question) or len(words) <= 4)
+                or _PRONOUN.search(question) or _IT.search(question) or len(words) <= 4)
 
 
 def condense(question: str, history: list[dict[str, str]] | None) -> str:

@@ -16,7 +16,8 @@ from vectorstore.records import Passage
 _QUESTION_NOISE = set(tokenize([
     "say said says tell told think call called according report reported news article what who whom whose which "
     "when where why how did does do doing done is are was were be been being many much about could would should "
-    "might may can will also has have had there their they them this that these those"
+    "might may can will also has have had there their they them this that these those "
+    "me us please give show explain describe summarise summarize know anything something latest"
 ])[0])
 _MIN_WORDS = 6
 _MAX_SENTENCES = 3

@@ -184,6 +184,32 @@ def test_a_question_naming_a_year_is_answered_from_passages_about_that_year(mult
     assert multi_bot.ask("How many votes did the resolution win in 2018?").abstained
 
 
+@pytest.mark.parametrize(("first", "follow_up", "rewritten"), [
+    ("Tell me about Macron", "What did he say about troops?", "What did Macron say about troops?"),
+    ("Please summarise Macron's visit", "What did he say about troops?", "What did Macron say about troops?"),
+])
+def test_a_pronoun_takes_the_person_not_the_verb_that_opens_the_question(seeded_bot, first: str, follow_up: str,
+                                                                          rewritten: str) -> None:
+    answer = seeded_bot.ask(follow_up, history=[{"role": "user", "content": first},
+                                                {"role": "assistant", "content": "…"}])
+    assert answer.rewritten_question == rewritten
+    assert not answer.abstained and answer.citations[0].quote in macron_sentences(seeded_bot.store)
+
+
+def test_it_in_a_follow_up_carries_the_previous_topic(seeded_bot) -> None:
+    history = [{"role": "user", "content": "What happened with the UN resolution on Ukraine?"},
+               {"role": "assistant", "content": "…"}]
+    answer = seeded_bot.ask("How many votes did it get?", history=history)
+    assert answer.rewritten_question and "UN resolution" in answer.rewritten_question
+    assert not answer.abstained and "93 votes" in answer.answer
+
+
+def test_tell_me_about_someone_is_answered_about_them_or_abstained(seeded_bot) -> None:
+    about = seeded_bot.ask("Tell me about Macron")
+    assert not about.abstained and all("Macron" in c.quote or "he said" in c.quote for c in about.citations[:1])
+    assert seeded_bot.ask("Tell me about Lagarde").abstained
+
+
 def test_follow_up_is_rewritten_and_answered_about_the_new_subject(multi, multi_bot) -> None:
     answer = multi_bot.ask("And what about Trump?", history=FOLLOW_UP_HISTORY)
     assert answer.rewritten_question is not None
