@@ -13,6 +13,10 @@ SCRIPTS = ["bench.ingest", "bench.realtimeqa", "bench.latency", "bench.serve_loa
 
 
 def main() -> None:
+    import argparse
+
+    argparse.ArgumentParser(description=__doc__ + " Takes about an hour on 2 cores; the RealTimeQA "
+                            "data is read from ../shared/data/realtimeqa.").parse_args()
     sections = [
         "# newsbot benchmarks\n",
         f"Measured {datetime.date.today()} on {platform.machine()}, {platform.python_version()}, "

@@ -107,7 +107,7 @@ def show(article_id: str, data_dir: DataDir = None, as_json: AsJson = False) -> 
         typer.echo(json.dumps({**asdict(art), "text": store.article_text(article_id), "quotes": quotes,
                                "chunks": [c.as_dict() for c in chunks]}))
         return
-    typer.echo(f"{art.title}\n{', '.join(art.sources)} · {art.published or 'undated'} · {art.url or ''}")
+    typer.echo(" · ".join([f"{art.title}\n{', '.join(art.sources)}", art.published or "undated", *[art.url] * bool(art.url)]))
     typer.echo(f"agency: {art.agency or '-'} · byline: {art.byline or '-'} · {art.n_chunks} chunks\n")
     typer.echo(store.article_text(article_id))
     if quotes:

@@ -38,14 +38,15 @@ def acquire_store_lock(data_dir: Path) -> bool:
         handle.seek(0)
         owner = handle.read().strip() or "another process"
         handle.close()
-        msg = (f"the store in {data_dir} is in use by {owner}; stop it, use its web ingest, "
-               "or run a Chroma server (NEWSBOT_CHROMA_URL) for several processes")
+        msg = (f"the store in {data_dir} is in use by {owner}; wait for it or stop it (a running `newsbot serve` "
+               "also ingests through its Ingest tab), or run a Chroma server (NEWSBOT_CHROMA_URL) for several processes")
         raise StoreLockedError(msg) from None
     handle.seek(0)
     died_holding = bool(handle.read().strip())
     handle.seek(0)
     handle.truncate()
-    handle.write(f"pid {os.getpid()}")
+    command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:2]]) if sys.argv and sys.argv[0] else "python"
+    handle.write(f"pid {os.getpid()} ({command})")
     handle.flush()
     _held[data_dir] = handle
     return died_holding
