@@ -49,11 +49,15 @@ class ChatPage:
     def respond(self, question: str, messages: list[dict[str, Any]], answers: list[dict[str, Any]],
                 source: str, date_from: str, date_to: str, use_llm: bool) -> Iterator[tuple[Any, ...]]:
         question = (question or "").strip()
-        if not question:
-            raise gr.Error("Type a question first.")
-        if len(question) > self.settings.max_question_chars:
-            raise gr.Error(f"Questions are limited to {self.settings.max_question_chars} characters.")
-        filters = Filters(source or None, iso_date(date_from), iso_date(date_to))
+        try:
+            filters = self._checked(question, source, date_from, date_to)
+        except BadInput as exc:
+            # A warning, not gr.Error: an error ends the event in an error state, which Gradio shows as
+            # an "Error" label over every output (the chat, the question box, the sources) until the
+            # next event. Nothing changes here: the conversation stays and the question stays typed.
+            gr.Warning(str(exc))
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return
         messages = [*messages, {"role": "user", "content": as_text(question)}, {"role": "assistant", "content": ""}]
         yield messages, NO_SOURCES, answers, ""
         llm = self.settings.llm_model if use_llm and self.settings.llm_base_url else None
@@ -61,6 +65,15 @@ class ChatPage:
         if final is not None:
             answers = [*answers, {"index": len(messages) - 1, **final.as_dict()}]
             yield messages, source_cards(final), answers, gr.skip()
+
+    def _checked(self, question: str, source: str, date_from: str, date_to: str) -> Filters:
+        """The filters to answer with; BadInput, in one line naming what to fix, when the question
+        or a filter cannot be used."""
+        if not question:
+            raise BadInput("Type a question first.")
+        if len(question) > self.settings.max_question_chars:
+            raise BadInput(f"Questions are limited to {self.settings.max_question_chars} characters.")
+        return Filters(source or None, iso_date(date_from, "From"), iso_date(date_to, "Until"))
 
     def _stream(self, question: str, messages: list[dict[str, Any]], answers: list[dict[str, Any]],
                 filters: Filters, llm: str | None) -> Generator[tuple[Any, ...], None, Answer | None]:
@@ -95,10 +108,11 @@ class ChatPage:
             sources = [self.ingest.check_url(url)] if url and url.strip() else []
             if upload:
                 sources.append(self.ingest.check_upload(Path(upload)))
+            if not sources:
+                raise IngestRejected("Give a URL or choose a file.")
         except IngestRejected as exc:
-            raise gr.Error(str(exc)) from None
-        if not sources:
-            raise gr.Error("Give a URL or choose a file.")
+            gr.Warning(str(exc))  # not gr.Error: that would cover the summary, examples and outlets with "Error"
+            return gr.skip(), gr.skip(), gr.skip()
         progress(0, desc="Reading and embedding…")
         summary = self.ingest.run(sources, on_item=lambda origin: progress(0.5, desc=f"Read {Path(origin).name}"))
         lines = [summary.line(), *(f"failed: {f}" for f in summary.failures)]
@@ -112,13 +126,21 @@ def as_text(text: str) -> str:
     return _MARKUP.sub(lambda m: "&lt;" if m.group() == "<" else "&amp;", text)
 
 
-def iso_date(text: str | None) -> str | None:
-    if not text or not text.strip():
+class BadInput(ValueError):
+    """A question or filter the page cannot answer with; the message says what to fix."""
+
+
+def iso_date(text: str | None, field: str) -> str | None:
+    """The date typed in the Filters' `field` box (blank: no limit); BadInput naming both otherwise."""
+    typed = (text or "").strip()
+    if not typed:
         return None
     try:
-        return date.fromisoformat(text.strip()).isoformat()
+        return date.fromisoformat(typed).isoformat()
     except ValueError:
-        raise gr.Error(f"{text!r} is not a date; use YYYY-MM-DD.") from None
+        typed = typed if len(typed) <= 40 else typed[:40] + "…"
+        raise BadInput(f"Filters › {field}: {typed!r} is not a date; use YYYY-MM-DD, "
+                       f"like {date.today().isoformat()}.") from None
 
 
 def shown(answer: Answer) -> str:

@@ -150,6 +150,81 @@ def test_thumbs_up_appends_to_the_feedback_file(page: Any, server: RunningServer
     assert record["citations"] and record["citations"][0]["title"] == SEED_TITLE
 
 
+def settled(page: Any) -> None:
+    """Wait until the Chat tab's outputs show no progress: each status overlay is hidden, or shows
+    Gradio's error state (an "Error" label; the class names do not tell it from pending)."""
+    page.wait_for_function("""() => [...document.querySelectorAll('#nb-chat, #nb-question, #nb-sources')]
+        .every(el => [...el.querySelectorAll('[data-testid=status-tracker]')]
+            .every(t => t.classList.contains('hide') || t.innerText.includes('Error')))""")
+
+
+def error_labels(page: Any) -> list[str]:
+    """Every visible "Error" label on the page: Gradio's error state on a component, or an error toast."""
+    labels = page.get_by_text("Error", exact=True)
+    return [labels.nth(i).evaluate("el => el.outerHTML") for i in range(labels.count()) if labels.nth(i).is_visible()]
+
+
+@pytest.mark.parametrize("bad_date", ["yesterday", "2025/02/01"])
+def test_a_bad_filter_date_is_named_and_the_conversation_stays(page: Any, server: RunningServer, bad_date: str) -> None:
+    """A date the filter cannot read is one warning naming the box and what was typed; the chat, the
+    sources and the typed question stay as they were, and once the date is fixed the question is answered."""
+    page.goto(server.url + "/")
+    ask_on_chat_page(page, SEED_QUESTION)
+    chat, sources = page.locator("#nb-chat"), page.locator("#nb-sources")
+    page.get_by_text("Filters", exact=True).click()
+    page.locator("#nb-from textarea").fill(bad_date)
+    follow_up = "Who is Vassily Nebenzia?"
+    page.locator("#nb-question textarea").fill(follow_up)
+    page.locator("#nb-ask").click()
+
+    toast = page.get_by_test_id("toast-text").filter(has_text=bad_date)
+    toast.wait_for()
+    settled(page)
+    screenshot(page, f"chat-bad-date-{bad_date.replace('/', '-')}")
+    assert error_labels(page) == []
+    assert chat.get_by_text("American backup").first.is_visible()  # the earlier answer
+    assert sources.locator(".nb-card").first.is_visible()
+    assert page.locator("#nb-question textarea").input_value() == follow_up  # not lost
+    assert follow_up not in chat.inner_text()  # not asked
+    message = toast.inner_text().strip()
+    assert message.startswith(f"Filters › From: '{bad_date}' is not a date; use YYYY-MM-DD") and "\n" not in message
+
+    page.locator("#nb-from textarea").fill("2025-02-01")
+    page.locator("#nb-ask").click()
+    chat.get_by_text("step in the right direction").first.wait_for()
+    settled(page)
+    assert error_labels(page) == []
+    assert follow_up in chat.inner_text() and "American backup" in chat.inner_text()
+    sources.locator(".nb-card", has_text="Nebenzia").first.wait_for()
+
+
+def test_asking_nothing_is_a_warning_and_changes_nothing(page: Any, server: RunningServer) -> None:
+    page.goto(server.url + "/")
+    ask_on_chat_page(page, SEED_QUESTION)
+    page.locator("#nb-question textarea").fill("   ")
+    page.locator("#nb-ask").click()
+    page.get_by_test_id("toast-text").filter(has_text="Type a question first.").wait_for()
+    settled(page)
+    assert error_labels(page) == []
+    assert "American backup" in page.locator("#nb-chat").inner_text()
+    assert page.locator("#nb-sources .nb-card").first.is_visible()
+
+
+def test_adding_nothing_is_a_warning_and_leaves_the_chat_tab_alone(page: Any, server: RunningServer) -> None:
+    page.goto(server.url + "/")
+    page.get_by_role("tab", name="Ingest").click()
+    page.locator("#nb-add").click()
+    page.get_by_test_id("toast-text").filter(has_text="Give a URL or choose a file.").wait_for()
+    page.wait_for_function("() => [...document.querySelectorAll('#nb-summary [data-testid=status-tracker]')]"
+                           ".every(t => t.classList.contains('hide') || t.innerText.includes('Error'))")
+    assert error_labels(page) == []
+    page.get_by_role("tab", name="Chat").click()
+    page.get_by_text("Filters", exact=True).click()
+    page.locator("#nb-outlet input").wait_for()  # the outlet filter, not an "Error" label over it
+    assert "What is the story behind" in page.locator("#nb-examples").inner_text()
+    assert error_labels(page) == []
+
+
 def test_widget_on_a_host_page_answers(page: Any, server: RunningServer, host_site: str) -> None:
     frame = open_widget(page, host_site, server)
     answer = ask_in_widget(frame, SEED_QUESTION)
