@@ -140,12 +140,17 @@ def _as_openai_error(exc: Exception) -> Response | None:
 
 
 def with_sources(answer: Answer) -> str:
+    """The answer, then one line per source: `[n] title (outlet · date · url) — “quote”`. The quote is
+    verbatim, and may itself begin with “ or end with ” (a sentence that opens or closes a quotation):
+    a mark already there is not added again, so each quote reads inside exactly one pair."""
     if not answer.citations:
         return answer.answer
     lines = [answer.answer, "", "Sources:"]
     for c in answer.citations:
         meta = " · ".join(x for x in (c.source, human_date(c.published), c.url) if x)
-        lines.append(f"[{c.n}] {c.title} ({meta}) — “{c.quote}”")
+        opening = "" if c.quote.startswith("“") else "“"
+        closing = "" if c.quote.endswith("”") else "”"
+        lines.append(f"[{c.n}] {c.title} ({meta}) — {opening}{c.quote}{closing}")
     return "\n".join(lines)
 
 

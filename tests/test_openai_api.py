@@ -150,4 +150,41 @@ def test_readme_openai_example_runs(server: RunningServer, tmp_path: Path) -> No
     example = readme.split("<!-- openai-example -->")[1].split("```python")[1].split("```")[0]
     namespace: dict = {}
     exec(example.replace("http://127.0.0.1:7860", server.url).replace('"sk-anything"', f'"{KEY}"'), namespace)
-    assert "American backup" in namespace["reply"].choices[0].message.content
+    content = namespace["reply"].choices[0].message.content
+    assert "American backup" in content
+    assert "““" not in content and "””" not in content
+
+
+# Seed sentences whose quote opens a quotation (“A lot of my European colleagues …,” he said.) and
+# closes one (… would “not be able to support in its current form.”).
+QUOTING_QUESTIONS = [QUESTION, "Which country put forward amendments to the US text at the UN?"]
+
+
+def source_quotes(content: str) -> list[str]:
+    """What follows ' — ' on each line after 'Sources:': the quote as the reply shows it."""
+    sources = content.split("\nSources:\n", 1)[1].splitlines()
+    assert sources and all(" — " in line for line in sources), sources
+    return [line.split(" — ", 1)[1] for line in sources]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "streaming"])
+def test_each_source_quote_is_inside_exactly_one_pair_of_quote_marks(server: RunningServer, stream: bool) -> None:
+    seen = ""
+    for question in QUOTING_QUESTIONS:
+        messages = [{"role": "user", "content": question}]
+        if stream:
+            chunks = list(client(server).chat.completions.create(model="newsbot", stream=True, messages=messages))
+            content = "".join(c.choices[0].delta.content or "" for c in chunks)
+            citations = chunks[-1].choices[0].delta.model_extra["citations"]
+        else:
+            message = client(server).chat.completions.create(model="newsbot", messages=messages).choices[0].message
+            content, citations = message.content, message.model_extra["citations"]
+        assert "““" not in content and "””" not in content, content
+        shown = source_quotes(content)
+        assert len(shown) == len(citations)
+        for quote, citation in zip(shown, citations, strict=True):
+            bare = citation["quote"].removeprefix("“").removesuffix("”")
+            assert quote == f"“{bare}”", (quote, citation["quote"])
+            assert citation["quote"] in quote  # verbatim
+        seen += "".join(c["quote"][0] + c["quote"][-1] for c in citations)
+    assert "“" in seen and "”" in seen, "the questions no longer cite a quote that opens or closes a quotation"
