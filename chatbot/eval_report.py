@@ -15,6 +15,23 @@ def _cell(value: Any) -> str:
     return "–" if value is None else str(value)
 
 
+def shortened(text: str, limit: int) -> str:
+    """`text` whole when it has at most `limit` characters; otherwise cut after the last whole word
+    that fits, with "…" (the result still has at most `limit` characters)."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit - 1]
+    if not text[limit - 1].isspace() and any(ch.isspace() for ch in head):
+        head = head.rsplit(None, 1)[0]  # drop the word the limit falls inside
+    return head.rstrip(" ,;:–—-") + "…"
+
+
+def quoted(quote: str) -> str:
+    """The quote in one pair of curly quotes: a quote that already opens with “ or closes with ”
+    (a sentence that starts or ends a quotation) does not get a second mark."""
+    return ("" if quote.startswith("“") else "“") + quote + ("" if quote.endswith("”") else "”")
+
+
 def render(summary: dict[str, Any], results: list[ItemResult], title: str) -> str:
     rows = {"overall": summary["overall"], **summary["by_type"]}
     used = [c for c in _COLUMNS if any(r.get(c) is not None for r in rows.values())]
@@ -25,8 +42,10 @@ def render(summary: dict[str, Any], results: list[ItemResult], title: str) -> st
     if bad:
         lines += ["", "## Worst questions", ""]
         for r in bad:
-            expected = r.item.gold or ", ".join(r.item.facts) or ("(should abstain)" if not r.item.answerable else "")
-            lines += [f"- **{r.item.question}**", f"  - expected: {expected}", f"  - got: {r.answer.answer[:400]}"]
+            facts = [*r.item.facts, *(" / ".join(group) for group in r.item.any_facts)]
+            expected = r.item.gold or ", ".join(facts) or ("(should abstain)" if not r.item.answerable else "")
+            lines += [f"- **{r.item.question}**", f"  - expected: {expected}",
+                      f"  - got: {shortened(r.answer.answer, 400)}"]
             for c in r.answer.citations:
-                lines.append(f"  - [{c.n}] {c.title} — “{c.quote[:160]}”")
+                lines.append(f"  - [{c.n}] {c.title} — {quoted(shortened(c.quote, 160))}")
     return "\n".join(lines) + "\n"

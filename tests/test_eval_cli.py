@@ -119,3 +119,46 @@ def test_facts_are_found_whatever_the_case_punctuation_accents_or_number_format(
     from chatbot.evaluation import contains
 
     assert contains(answer, fact) is found
+
+
+def test_report_quotes_are_whole_words_in_one_pair_of_quote_marks(runs) -> None:
+    """Each citation in the written report is its stored sentence, or the sentence cut after a whole
+    word and marked "…"; never cut inside a word, never inside doubled quote marks."""
+    from tests.conftest import SEEDS
+
+    ok(runs["seed"])
+    seed = " ".join(" ".join(p.read_text(encoding="utf-8").split()) for p in sorted(SEEDS.glob("*.txt")))
+    lines = [line for line in runs["report"].read_text(encoding="utf-8").splitlines() if line.startswith("  - [")]
+    assert lines, "the report lists no citations"
+    for line in lines:
+        shown = line.split(" — ", 1)[1]
+        assert shown.startswith("“") and shown.endswith("”") and "““" not in shown and "””" not in shown, line
+        text = shown.removeprefix("“").removesuffix("”")
+        head = text.removesuffix("…")
+        assert len(text) <= 160 and head in seed, line
+        after = seed[seed.index(head) + len(head):][:1]
+        assert not after.isalnum(), f"cut inside a word ({head[-10:]!r} + {after!r}…): {line}"
+
+
+def test_report_shortens_long_quotes_and_answers_at_a_word_with_an_ellipsis() -> None:
+    from chatbot.answer import Answer, Citation
+    from chatbot.eval_report import render
+    from chatbot.evaluation import ItemResult
+    from chatbot.qa_formats import QAItem
+
+    closing = ("But France put forward amendments to the US text telling the General Assembly that Paris, along "
+               "with European countries and Britain, would “not be able to support in its current form.”")
+    opening = "“We want a quick deal but not a fragile one,” Macron said."
+    answer = "According to AFP, " + " ".join(["the vote was close"] * 30) + "."
+    citations = [Citation(n, "c", "a", "Title", "AFP", "2025-02-24", None, q) for n, q in ((1, closing), (2, opening))]
+    result = ItemResult(QAItem("1", "What wording did they want?", any_facts=[["full-scale", "invasion"]]),
+                        Answer("What wording did they want?", answer, citations), retrieved_ids=[], relevant_ranks=[],
+                        retrieve_ms=1.0, answer_ms=1.0, fact_recall=0.0)
+    summary = {"overall": {"questions": 1}, "by_type": {}}
+    lines = render(summary, [result], "t").splitlines()
+    assert "  - [1] Title — “But France put forward amendments to the US text telling the General Assembly that " \
+           "Paris, along with European countries and Britain, would “not be able to…”" in lines
+    assert f"  - [2] Title — {opening}”" in lines  # short: whole; opens the quotation itself: no second “
+    got = next(line for line in lines if line.startswith("  - got: ")).removeprefix("  - got: ")
+    assert got.endswith("the vote was close…") and len(got) <= 400 and answer.startswith(got[:-1])
+    assert "  - expected: full-scale / invasion" in lines  # any_facts count as expected facts too
