@@ -58,6 +58,12 @@ class Answer:
         return "\n".join(lines)
 
 
+def quoted(quote: str) -> str:
+    """The quote in one pair of curly quotes: a quote that already opens with “ or closes with ”
+    (a sentence that starts or ends a quotation) does not get a second mark."""
+    return ("" if quote.startswith("“") else "“") + quote + ("" if quote.endswith("”") else "”")
+
+
 def human_date(iso: str | None) -> str | None:
     """24 Feb 2025"""
     if not iso:

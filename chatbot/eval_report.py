@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chatbot.answer import quoted
 from chatbot.evaluation import ItemResult, worst
 
 _COLUMNS = ["questions", "hits@4", "hits@10", "mrr@10", "map@10", "fact_recall", "accuracy", "gold_recall@4",
@@ -24,12 +25,6 @@ def shortened(text: str, limit: int) -> str:
     if not text[limit - 1].isspace() and any(ch.isspace() for ch in head):
         head = head.rsplit(None, 1)[0]  # drop the word the limit falls inside
     return head.rstrip(" ,;:–—-") + "…"
-
-
-def quoted(quote: str) -> str:
-    """The quote in one pair of curly quotes: a quote that already opens with “ or closes with ”
-    (a sentence that starts or ends a quotation) does not get a second mark."""
-    return ("" if quote.startswith("“") else "“") + quote + ("" if quote.endswith("”") else "”")
 
 
 def render(summary: dict[str, Any], results: list[ItemResult], title: str) -> str:

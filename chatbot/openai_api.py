@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from chatbot.answer import Answer, human_date
+from chatbot.answer import Answer, human_date, quoted
 from chatbot.service import NewsBot
 from chatbot.web_api import printable
 from chatbot.web_limits import HeldStreamingResponse, RateLimiter, WorkQueue, guarded_route, plain_json
@@ -140,17 +140,13 @@ def _as_openai_error(exc: Exception) -> Response | None:
 
 
 def with_sources(answer: Answer) -> str:
-    """The answer, then one line per source: `[n] title (outlet · date · url) — “quote”`. The quote is
-    verbatim, and may itself begin with “ or end with ” (a sentence that opens or closes a quotation):
-    a mark already there is not added again, so each quote reads inside exactly one pair."""
+    """The answer, then one line per source: `[n] title (outlet · date · url) — “quote”`, verbatim."""
     if not answer.citations:
         return answer.answer
     lines = [answer.answer, "", "Sources:"]
     for c in answer.citations:
         meta = " · ".join(x for x in (c.source, human_date(c.published), c.url) if x)
-        opening = "" if c.quote.startswith("“") else "“"
-        closing = "" if c.quote.endswith("”") else "”"
-        lines.append(f"[{c.n}] {c.title} ({meta}) — {opening}{c.quote}{closing}")
+        lines.append(f"[{c.n}] {c.title} ({meta}) — {quoted(c.quote)}")
     return "\n".join(lines)
 
 
