@@ -111,8 +111,10 @@ class ChatPage:
             if not sources:
                 raise IngestRejected("Give a URL or choose a file.")
         except IngestRejected as exc:
-            gr.Warning(str(exc))  # not gr.Error: that would cover the summary, examples and outlets with "Error"
-            return gr.skip(), gr.skip(), gr.skip()
+            # Not gr.Error, which would put "Error" over the summary, the examples and the outlet filter:
+            # a toast, and the refusal in the summary box, where /gradio_api/call/add callers get it too.
+            gr.Warning(str(exc))
+            return f"refused: {exc}", gr.skip(), gr.skip()
         progress(0, desc="Reading and embedding…")
         summary = self.ingest.run(sources, on_item=lambda origin: progress(0.5, desc=f"Read {Path(origin).name}"))
         lines = [summary.line(), *(f"failed: {f}" for f in summary.failures)]
