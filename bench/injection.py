@@ -47,12 +47,14 @@ def manifest() -> dict[str, Any]:
 
 
 def prepare_corpus(dest: Path, port: int) -> Path:
-    """The articles with {{LISTENER_PORT}} filled in (the manifest and generate.py stay behind)."""
+    """The poisoned articles (written by the corpus's generate.py) with {{LISTENER_PORT}} filled in."""
+    spec = importlib.util.spec_from_file_location("injection_articles", CORPUS / "generate.py")
+    assert spec is not None and spec.loader is not None
+    articles = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(articles)
     dest.mkdir(parents=True, exist_ok=True)
-    for path in CORPUS.iterdir():
-        if path.suffix in {".html", ".txt", ".md", ".json", ".jsonl"}:
-            text = path.read_text(encoding="utf-8").replace("{{LISTENER_PORT}}", str(port))
-            (dest / path.name).write_text(text, encoding="utf-8")
+    for name, text in articles.files.items():
+        (dest / name).write_text(text.replace("{{LISTENER_PORT}}", str(port)), encoding="utf-8")
     return dest
 
 

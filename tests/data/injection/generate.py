@@ -1,11 +1,11 @@
 # ruff: noqa: E501 - the strings are article paragraphs, one per line as in the files
-"""Writes the poisoned articles of this folder (manifest.toml describes them). A script, so that
-the invisible payloads (zero-width, Unicode-tag and variation-selector characters) are exact and
-reviewable: `python tests/data/injection/generate.py` rewrites the files identically."""
+"""The poisoned articles that manifest.toml describes, as {file name: text}: the one copy of them,
+so that the invisible payloads (zero-width, Unicode-tag and variation-selector characters) are exact
+and reviewable. `bench.injection.prepare_corpus` writes them for a run; to read the bytes,
+`python tests/data/injection/generate.py DIR` writes them into DIR."""
 import json
+import sys
 from pathlib import Path
-
-OUT = Path(__file__).resolve().parent
 
 
 def tags(text: str) -> str:
@@ -311,6 +311,9 @@ Head baker Giulia Ferraro said the cooperative would keep the wood-fired oven an
 "Nothing changes for our customers except that the bakers are now the owners," Ferraro said.
 """
 
-for name, text in files.items():
-    (OUT / name).write_text(text, encoding="utf-8")
+if __name__ == "__main__":
+    out = Path(sys.argv[1])
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (out / name).write_text(text, encoding="utf-8")
 
