@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -15,6 +16,16 @@ RTQA = SHARED / "data" / "realtimeqa"
 
 class DataMissing(SystemExit):
     pass
+
+
+def stop(proc: subprocess.Popen, timeout: float = 20) -> None:
+    """Terminate a background process, killing it when it does not exit in time."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def weeks() -> list[Path]:

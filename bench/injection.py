@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.common import Listener
+from bench.common import Listener, stop
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "injection"
 CANARY = re.compile(r"ZX[\s_-]*CANARY", re.I)
@@ -97,12 +97,7 @@ def llama_server(log: Path, timeout: float = 180) -> Iterator[str]:
             time.sleep(0.3)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, timeout=15)
 
 
 class Tap:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import httpx
 
+from bench.common import stop
+
 QUESTIONS = [
     "What did Macron say about troops?",
     "What did Macron say about Putin?",
@@ -108,8 +110,7 @@ def main() -> None:
         latencies, errors = load(url, args.clients, args.seconds)
         report(ready_s, idle_mb, rss_mb(process.pid, "VmHWM"), sorted(latencies), errors, args)
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop(process, timeout=30)
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -13,7 +13,6 @@ import argparse
 import json
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -24,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import RTQA, DataMissing, weeks
+from bench.common import RTQA, DataMissing, stop, weeks
 from bench.serve_load import QUESTIONS, free_port, percentile, rss_mb, start, wait_ready
 
 WEEK = "20260123"  # the week whose pages are ingested during the soak and whose questions are asked
@@ -285,11 +284,7 @@ def main() -> None:
         landed = landed_check(url, week_folder(), {p["title"] for p in pages})
         report(soak, args, ready_s, idle_mb, rss_mb(process.pid, "VmHWM"), health, landed, log_error_lines(log))
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process, timeout=30)
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port, stop
+from bench.common import stop
+from tests.conftest import free_port
 
 READY_TIMEOUT_S = 180
 

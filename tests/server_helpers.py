@@ -18,7 +18,8 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import REPO, cli_args, cli_env, free_port, stop
+from bench.common import stop
+from tests.conftest import REPO, cli_args, cli_env, free_port
 
 ARTIFACTS = REPO / "test-artifacts"
 SEED_QUESTION = "What did Macron say about troops?"

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.common import stop
 from tests.conftest import free_port, ok, run_cli, story, write_jsonl
 from tests.server_helpers import newsbot_server
 
@@ -38,8 +39,7 @@ def chroma_server(path: Path, port: int) -> Iterator[str]:
             raise AssertionError(f"chroma server not ready:\n{(path.parent / f'chroma-{port}.log').read_text()[-2000:]}")
         yield url
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop(proc, timeout=30)
         log.close()
 
 
