@@ -42,7 +42,7 @@ class ChatPage:
         retriever's in-memory index, so a page load does not scan the store."""
         firsts = [m for m in self.bot.retriever.index.metas if m.get("n") == 0]  # one per article
         newest = sorted(firsts, key=lambda m: m.get("published") or "", reverse=True)[:_EXAMPLES]
-        outlets = sorted({s for m in firsts for s in m.get("sources") or []})
+        outlets = self.bot.retriever.index.outlets()
         samples = [[f"What is the story behind “{m['title']}”?"] for m in newest if m.get("title")]
         return gr.Dataset(samples=samples), gr.Dropdown(choices=[("Any outlet", ""), *((s, s) for s in outlets)])
 

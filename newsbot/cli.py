@@ -230,7 +230,7 @@ def _filters(bot: Any, source: str | None, since: str | None, until: str | None,
     from chatbot.retrieval import Filters
 
     if source is not None:
-        outlets = sorted({s for meta in bot.retriever.index.metas for s in meta.get("sources") or []})
+        outlets = bot.retriever.index.outlets()
         match = next((o for o in outlets if o.casefold() == source.strip().casefold()), None)
         if match is None:
             shown = ", ".join(outlets[:10]) + (f" … ({len(outlets)} in all, see `newsbot stats`)" if len(outlets) > 10 else "")

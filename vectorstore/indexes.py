@@ -78,6 +78,10 @@ class DerivedIndexes:
         """Last name -> the fullest form of the speaker's name."""
         return {k: max((q.speaker for q in v), key=len) for k, v in self.quotes.items()}
 
+    def outlets(self) -> list[str]:
+        """The outlets of the stored articles, sorted (every chunk of an article carries them all)."""
+        return sorted({s for meta in self.metas if meta.get("n") == 0 for s in meta.get("sources") or []})
+
 _FORMAT = 2  # 2: the headline is part of each chunk's lexical document
 
 
