@@ -132,14 +132,14 @@ def extractive_answer(question: str, info: QuestionInfo, retrieved: Retrieved, i
         pool = quoted + [c for c in pool if c.sentence not in {q.sentence for q in quoted}]
         if quoted:
             pool[0].coverage = max(pool[0].coverage, threshold)
-    key_terms = _key_terms(info)
-    unknown = unknown_share(key_terms, index)
+    unknown = unknown_share(_key_terms(info), index)
     speaker_found = bool(pool) and pool[0].by_speaker and info.is_speaker_question
-    # "Did the rival resolution pass?": sentences can only confirm what the articles put in words;
-    # if no article uses one of the question's words, any sentence shown would answer something else.
-    unconfirmable = info.is_yes_no and any(not index.doc_freq.get(t) for t in key_terms)
-    if (not pool or pool[0].coverage < threshold or unconfirmable
-            or (unknown >= unknown_limit and not speaker_found)):
+    # "Did the rival resolution pass?": a sentence confirms only what it puts in words, so a yes/no
+    # question is answered only by sentences that carry every one of its words (none can carry a
+    # word no article uses).
+    if info.is_yes_no:
+        pool = [c for c in pool if c.coverage >= 1.0] if unknown == 0 else []
+    if not pool or pool[0].coverage < threshold or (unknown >= unknown_limit and not speaker_found):
         return Answer(question, ABSTAIN_TEXT, abstained=True)
     best = pool[0]
     chosen = [best] + [c for c in pool[1:] if c.score >= 0.6 * best.score and c.coverage >= threshold * 0.8]

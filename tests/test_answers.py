@@ -177,6 +177,18 @@ def test_abstains_when_a_larger_store_does_not_answer(multi_bot, question: str) 
     assert answer.citations == [] and "[1]" not in answer.answer
 
 
+def test_a_yes_no_question_is_answered_only_by_a_sentence_that_says_it(seeded_bot) -> None:
+    confirmed = seeded_bot.ask("Did Trump rule out sending US troops to Ukraine?")
+    assert not confirmed.abstained
+    assert "ruled out sending US troops to Ukraine" in confirmed.citations[0].quote
+    # the seed says Washington drafted a rival resolution, never whether it passed
+    unconfirmed = seeded_bot.ask("Did the rival US resolution pass in the General Assembly?")
+    assert unconfirmed.abstained and not unconfirmed.citations, unconfirmed.answer
+    # every word is in the seed, but no sentence says Nebenzia voted against it: once answered with the tally
+    scattered = seeded_bot.ask("Did Nebenzia vote against the resolution?")
+    assert scattered.abstained and not scattered.citations, scattered.answer
+
+
 def test_a_question_naming_a_year_is_answered_from_passages_about_that_year(multi_bot) -> None:
     answer = multi_bot.ask("What did Macron say about the peace negotiated with Putin in 2014?")
     assert not answer.abstained and "In 2014, our predecessors negotiated peace" in answer.citations[0].quote
