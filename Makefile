@@ -26,7 +26,7 @@ demo: install
 	$(BIN)/newsbot serve
 
 lint:
-	$(BIN)/ruff check newsbot chatbot ingest vectorstore prompts tests bench
+	$(BIN)/ruff check newsbot chatbot ingest vectorstore prompts text models tests bench
 
 test: install-test lint
 	$(BIN)/pytest -q

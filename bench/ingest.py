@@ -16,9 +16,9 @@ from bench.common import corpus_records
 
 
 def run_newsbot(records: list[dict], data_dir: Path) -> tuple[float, dict, list[str]]:
-    from ingest.embed import NewsEmbeddings
     from ingest.pipeline import Ingestor, embedding_text
     from ingest.sources import record_to_doc
+    from models.embeddings import NewsEmbeddings
     from newsbot.settings import load_settings
     from vectorstore.store import NewsStore
 

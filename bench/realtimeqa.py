@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from bench.common import p50_p95, weeks
-from chatbot.evaluation import contains
+from newsbot.evaluation.scorer import contains
 
 
 def right(answer: str, q: dict) -> bool:

@@ -20,7 +20,7 @@ from functools import cache
 
 import prompts
 from chatbot.answer import ABSTAIN_TEXT, Answer, Citation
-from ingest.sentences import split_sentences
+from text.sentences import split_sentences
 from vectorstore.indexes import tokenize
 from vectorstore.records import Passage
 

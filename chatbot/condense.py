@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from ingest.quotes import _names
+from text.names import person_names
 
 _WHAT_ABOUT = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+about\s+(?P<x>.+?)\s*\??\s*$", re.I)
 _AND_X = re.compile(r"^\s*and\s+(?P<x>[A-Z][\w'’\- ]{1,60}?)\s*\??\s*$")
@@ -30,7 +30,7 @@ def user_turns(history: list[dict[str, str]] | None) -> list[str]:
 
 def _last_person(texts: list[str]) -> str | None:
     for text in reversed(texts):
-        for _start, _end, name in _names(text):
+        for _start, _end, name in person_names(text):
             words = name.split()
             while words and words[0].lower() in _OPENERS:
                 words = words[1:]

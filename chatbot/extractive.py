@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from chatbot.answer import ABSTAIN_TEXT, Answer, Citation, after_attribution, attribution
 from chatbot.question import QuestionInfo, mentions_years, satisfies
 from chatbot.retrieval import Retrieved
-from ingest.sentences import split_sentences
+from text.sentences import split_sentences
 from vectorstore.indexes import DerivedIndexes, tokenize
 from vectorstore.records import Passage
 

@@ -10,7 +10,7 @@ from chatbot.answer import Answer
 from chatbot.condense import condense
 from chatbot.extractive import extractive_answer
 from chatbot.retrieval import Filters, HybridRetriever, Retrieved, retrieve
-from ingest.embed import NewsEmbeddings
+from models.embeddings import NewsEmbeddings
 from vectorstore.store import NewsStore
 
 

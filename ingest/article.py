@@ -10,7 +10,7 @@ from ingest.clean import clean_text, normalise, strip_markup
 from ingest.errors import IngestError
 from ingest.html import extract_html
 from ingest.metadata import find_agency, find_date, find_title, parse_date
-from ingest.sources import RawDoc
+from ingest.raw import RawDoc
 from vectorstore.records import Article
 
 _TRACKING = re.compile(r"^(utm_|fbclid|gclid|mc_|ref$|cmpid|ocid)")

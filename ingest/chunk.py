@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import tiktoken
 
-from ingest.sentences import sentence_spans
+from text.sentences import sentence_spans
 from vectorstore.records import Chunk
 
 

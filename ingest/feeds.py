@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import feedparser
 
-from ingest.sources import Failure, Loaded, RawDoc
+from ingest.raw import Failure, Loaded, RawDoc
 
 _FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
 _ENTITY_DECLARATION = re.compile(rb"<!ENTITY", re.IGNORECASE)

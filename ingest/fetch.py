@@ -28,7 +28,7 @@ import httpcore
 import httpx
 
 from ingest.errors import IngestError
-from ingest.sources import Failure, Loaded, RawDoc, decode
+from ingest.raw import Failure, Loaded, RawDoc, decode
 
 try:
     import brotli  # type: ignore[import-untyped]

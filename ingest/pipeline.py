@@ -8,11 +8,12 @@ from typing import Any
 
 from ingest.article import build_article
 from ingest.chunk import chunk_text, get_encoding
-from ingest.embed import NewsEmbeddings
 from ingest.errors import IngestError
 from ingest.fetch import UrlPolicy
 from ingest.quotes import find_quotes
-from ingest.sources import Failure, RawDoc, iter_sources
+from ingest.raw import Failure, RawDoc
+from ingest.sources import iter_sources
+from models.embeddings import NewsEmbeddings
 from vectorstore.records import Article, Chunk, Quote
 from vectorstore.store import NewsStore
 

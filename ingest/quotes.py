@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ingest.sentences import sentence_spans
+from text.names import person_names
+from text.sentences import sentence_spans
 
 _QUOTE = re.compile(r"“([^”]{2,})”|\"([^\"\n]{2,})\"")
 _VERBS = (
@@ -20,21 +21,7 @@ _VERBS = (
     r"recalled|predicted|suggested|telling|responded|continued|conceded|remarked|promised"
 )
 _VERB = re.compile(rf"\b({_VERBS})\b")
-_NAME_TOKEN = r"(?:[A-Z][a-zA-Z'’\-]+|(?:de|van|von|bin|al|da|del|la|le)\b)"
-_NAME = re.compile(rf"\b[A-Z][a-zA-Z'’\-]+(?:\s+{_NAME_TOKEN})*")
 _PRONOUN = re.compile(r"\b(he|she|they)\s+(?:had\s+|has\s+|also\s+|then\s+)?(?:" + _VERBS + r")\b")
-_NOT_NAMES = {
-    "the", "a", "an", "but", "and", "or", "so", "during", "after", "before", "earlier", "later",
-    "meanwhile", "in", "on", "at", "as", "when", "while", "if", "then", "however", "still",
-    "president", "prime", "minister", "former", "french", "russian", "ukrainian", "american",
-    "british", "german", "chinese", "european", "us", "u.s", "un", "uk", "eu", "he", "she",
-    "they", "it", "we", "i", "this", "that", "these", "there", "ambassador", "leader", "chancellor",
-    "secretary", "senator", "sen", "rep", "gov", "governor", "mr", "mrs", "ms", "dr", "his",
-    "her", "their", "our", "new", "white", "house", "state", "general", "assembly", "spokesman",
-    "spokeswoman", "spokesperson", "chief", "director", "minister's", "according", "monday",
-    "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "today", "yesterday",
-    "who", "what", "which", "where", "why", "how", "did", "does", "do", "is", "was",
-}
 _PREPOSITIONS = {"with", "to", "by", "for", "from", "of", "about", "against", "on", "at", "in"}
 
 
@@ -46,24 +33,10 @@ class FoundQuote:
     end: int
 
 
-def _names(frame: str) -> list[tuple[int, int, str]]:
-    """Capitalised runs with title words and acronyms stripped, as (start, end, name)."""
-    found = []
-    for m in _NAME.finditer(frame):
-        tokens = m.group(0).split()
-        while tokens and (tokens[0].lower().strip("’'s") in _NOT_NAMES or tokens[0].isupper()):
-            tokens = tokens[1:]
-        while tokens and (tokens[-1].lower() in _NOT_NAMES or tokens[-1].isupper()):
-            tokens = tokens[:-1]
-        if tokens:
-            found.append((m.start(), m.end(), " ".join(tokens).removesuffix("’s").removesuffix("'s")))
-    return found
-
-
 def _subject(frame: str) -> str | None:
     """The first name not governed by a preposition: the sentence's likely subject. A lone
     capitalised first word ("Opposition leader Tom Hart …") gives way to a full name after it."""
-    found = [(start, name) for start, _end, name in _names(frame)
+    found = [(start, name) for start, _end, name in person_names(frame)
              if not frame[:start].split() or frame[:start].split()[-1].lower().strip(",") not in _PREPOSITIONS]
     if not found:
         return None
@@ -82,13 +55,13 @@ def _speaker(frame: str, last: str | None) -> str | None:
     pronoun = _PRONOUN.search(frame)
     if verb.group(1).endswith("ing"):
         return _subject(frame[: verb.start()]) or last
-    before = [n for n in _names(frame[: verb.start()]) if verb.start() - n[1] < 40]
+    before = [n for n in person_names(frame[: verb.start()]) if verb.start() - n[1] < 40]
     if pronoun and pronoun.start() < verb.end() and (not before or before[-1][1] < pronoun.start()):
         return _subject(frame[: pronoun.start()]) or last
     if before:
         return before[-1][2]
     if after and frame[: verb.start()].rstrip().endswith((",", "”", "Q")):  # “…,” said Ana Lopez
-        names = _names(after.group(1))
+        names = person_names(after.group(1))
         if names:
             return names[0][2]
     return _subject(frame[: verb.start()]) or last
@@ -102,7 +75,7 @@ def _canonical(name: str, full_names: list[str]) -> str:
 
 def find_quotes(text: str) -> list[FoundQuote]:
     spans = sentence_spans(text)
-    full_names = sorted({n for _, _, n in _names(text) if " " in n})
+    full_names = sorted({n for _, _, n in person_names(text) if " " in n})
     quotes: list[FoundQuote] = []
     last: str | None = None
     for para in re.finditer(r"[^\n]+", text):

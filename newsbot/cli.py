@@ -48,8 +48,8 @@ def ingest(
     max_file_mb: Annotated[Optional[float], typer.Option(help="Per-file size limit in MB.")] = None,
 ) -> None:
     """Clean, chunk, embed and store articles."""
-    from ingest.embed import NewsEmbeddings
     from ingest.pipeline import Ingestor
+    from models.embeddings import NewsEmbeddings
 
     overrides = {"max_file_bytes": int(max_file_mb * 1024 * 1024) if max_file_mb else None}
     settings = _settings(data_dir, **overrides)
@@ -307,9 +307,9 @@ def evaluate(
     """Score answers against the facts in a QA file; non-zero exit when a --min-* is missed."""
     from tqdm import tqdm
 
-    from chatbot.eval_report import render
-    from chatbot.evaluation import evaluate as run_eval
-    from chatbot.qa_formats import QAFormatError, load_qa
+    from newsbot.evaluation.qa_formats import QAFormatError, load_qa
+    from newsbot.evaluation.report import render
+    from newsbot.evaluation.scorer import evaluate as run_eval
 
     try:
         items = load_qa(qa_file)
@@ -348,7 +348,7 @@ def serve(
     # Gradio keeps uploads (and serves files) from one folder, by default <tmp>/gradio shared by every
     # Gradio app on the machine; read when gradio is imported, so set before.
     os.environ.setdefault("GRADIO_TEMP_DIR", str(Path(settings.data_dir).resolve() / "uploads"))
-    from chatbot.server import run
+    from newsbot.web.server import run
 
     open_store(settings)  # fail fast, with a clear message, when another process holds the store
     run(settings, host, port)
@@ -360,7 +360,7 @@ def mcp(
     data_dir: DataDir = None,
 ) -> None:
     """MCP server with the tools search_news, ask_news and list_sources (stdio by default)."""
-    from chatbot.mcp_server import run
+    from newsbot.mcp import run
 
     settings = _settings(data_dir)
     open_store(settings)
@@ -372,7 +372,7 @@ def main() -> None:
 
     from pydantic import ValidationError
 
-    from ingest.embed import ModelUnavailable
+    from models.embeddings import ModelUnavailable
 
     try:
         app()

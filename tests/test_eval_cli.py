@@ -116,7 +116,7 @@ def test_a_missing_or_malformed_qa_file_is_a_clear_error(tmp_path: Path) -> None
 ])
 def test_facts_are_found_whatever_the_case_punctuation_accents_or_number_format(answer: str, fact: str,
                                                                                 found: bool) -> None:
-    from chatbot.evaluation import contains
+    from newsbot.evaluation.scorer import contains
 
     assert contains(answer, fact) is found
 
@@ -142,9 +142,9 @@ def test_report_quotes_are_whole_words_in_one_pair_of_quote_marks(runs) -> None:
 
 def test_report_shortens_long_quotes_and_answers_at_a_word_with_an_ellipsis() -> None:
     from chatbot.answer import Answer, Citation
-    from chatbot.eval_report import render
-    from chatbot.evaluation import ItemResult
-    from chatbot.qa_formats import QAItem
+    from newsbot.evaluation.qa_formats import QAItem
+    from newsbot.evaluation.report import render
+    from newsbot.evaluation.scorer import ItemResult
 
     closing = ("But France put forward amendments to the US text telling the General Assembly that Paris, along "
                "with European countries and Britain, would “not be able to support in its current form.”")

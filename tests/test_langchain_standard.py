@@ -17,7 +17,7 @@ from langchain_tests.integration_tests import (
     VectorStoreIntegrationTests,
 )
 
-from ingest.embed import NewsEmbeddings
+from models.embeddings import NewsEmbeddings
 from newsbot.settings import Settings
 from vectorstore import NewsRetriever, NewsVectorStore
 

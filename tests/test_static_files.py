@@ -98,7 +98,8 @@ def escapes(target: Path) -> list[str]:
     ]
     if target.is_relative_to(REPO):  # relative to the server's working directory
         inside = str(target.relative_to(REPO))
-        forms += [inside, "./" + inside, "chatbot/static/../../" + inside, "chatbot/static/%2e%2e/%2e%2e/" + inside]
+        forms += [inside, "./" + inside, "newsbot/web/static/../../../" + inside,
+                  "newsbot/web/static/%2e%2e/%2e%2e/%2e%2e/" + inside]
     return forms
 
 

@@ -45,7 +45,7 @@ class NewsVectorStore(VectorStore):
     @classmethod
     def from_settings(cls, settings: Any, embedding: Embeddings | None = None) -> NewsVectorStore:
         """The store `newsbot` itself uses (same lock, same collection, same saved indexes)."""
-        from ingest.embed import NewsEmbeddings
+        from models.embeddings import NewsEmbeddings
 
         news_store = NewsStore.from_settings(settings)
         store = cls(embedding or NewsEmbeddings.from_settings(settings), client=news_store.client,

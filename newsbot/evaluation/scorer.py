@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chatbot.answer import Answer
-from chatbot.qa_formats import QAItem
 from chatbot.service import NewsBot
+from newsbot.evaluation.qa_formats import QAItem
 from vectorstore.indexes import tokenize
 
 _NUMBER_WORDS = {w: str(n) for n, w in enumerate(

@@ -17,15 +17,15 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
-from chatbot.cards import CARDS_CSS
-from chatbot.feedback import FeedbackLog
-from chatbot.openai_api import OPENAI_PREFIX, is_openai_path, openai_error, openai_router
 from chatbot.service import NewsBot
-from chatbot.web_api import api_error, api_router
-from chatbot.web_ingest import WebIngest
-from chatbot.web_limits import MULTIPART_SLACK, RateLimiter, WorkQueue, cors_options
-from chatbot.web_ui import build_ui
-from chatbot.widget import widget_router
+from newsbot.web.api import api_error, api_router
+from newsbot.web.cards import CARDS_CSS
+from newsbot.web.feedback import FeedbackLog
+from newsbot.web.ingest_tab import WebIngest
+from newsbot.web.limits import MULTIPART_SLACK, RateLimiter, WorkQueue, cors_options
+from newsbot.web.openai_api import OPENAI_PREFIX, is_openai_path, openai_error, openai_router
+from newsbot.web.ui import build_ui
+from newsbot.web.widget import widget_router
 from vectorstore.errors import StoreError
 from vectorstore.lock import exit_cleanly_on_sigterm
 

@@ -14,10 +14,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from chatbot.answer import Answer
-from chatbot.feedback import FeedbackLog, Rating
 from chatbot.retrieval import Filters
 from chatbot.service import NewsBot
-from chatbot.web_limits import HeldStreamingResponse, RateLimiter, WorkQueue, json_error_route, plain_json
+from newsbot.web.feedback import FeedbackLog, Rating
+from newsbot.web.limits import HeldStreamingResponse, RateLimiter, WorkQueue, json_error_route, plain_json
 
 Short = Annotated[str, StringConstraints(max_length=300)]
 Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1),

@@ -24,8 +24,8 @@ from starlette.responses import Response
 
 from chatbot.answer import Answer, human_date, quoted
 from chatbot.service import NewsBot
-from chatbot.web_api import printable
-from chatbot.web_limits import HeldStreamingResponse, RateLimiter, WorkQueue, guarded_route, plain_json
+from newsbot.web.api import printable
+from newsbot.web.limits import HeldStreamingResponse, RateLimiter, WorkQueue, guarded_route, plain_json
 
 BASE_MODEL, LLM_MODEL = "newsbot", "newsbot-llm"
 OPENAI_PREFIX = "/v1"

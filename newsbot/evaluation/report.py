@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chatbot.answer import quoted
-from chatbot.evaluation import ItemResult, worst
+from newsbot.evaluation.scorer import ItemResult, worst
 
 _COLUMNS = ["questions", "hits@4", "hits@10", "mrr@10", "map@10", "fact_recall", "accuracy", "gold_recall@4",
             "citation_precision", "abstained_unanswerable", "answered_answerable", "retrieve_ms_p50",

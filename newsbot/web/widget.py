@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-from chatbot.web_limits import frame_ancestors
+from newsbot.web.limits import frame_ancestors
 
 STATIC = Path(__file__).resolve().parent / "static"
 

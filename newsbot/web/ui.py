@@ -13,11 +13,11 @@ from typing import Any
 import gradio as gr
 
 from chatbot.answer import Answer
-from chatbot.cards import source_cards
-from chatbot.feedback import FeedbackLog
 from chatbot.retrieval import Filters
 from chatbot.service import NewsBot
-from chatbot.web_ingest import UPLOAD_SUFFIXES, IngestRejected, WebIngest
+from newsbot.web.cards import source_cards
+from newsbot.web.feedback import FeedbackLog
+from newsbot.web.ingest_tab import UPLOAD_SUFFIXES, IngestRejected, WebIngest
 
 log = logging.getLogger(__name__)
 

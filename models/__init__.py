@@ -1,0 +1,1 @@
+"""Models that load from files shipped with the project: the embedder."""

@@ -1,0 +1,1 @@
+"""Evaluation: question-answer file formats, scoring, the report."""

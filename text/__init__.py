@@ -1,0 +1,1 @@
+"""Shared text handling below ingest and the chatbot: sentence splitting, speaker names."""
