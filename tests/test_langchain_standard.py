@@ -87,6 +87,8 @@ class TestNewsRetrieverSeed(RetrieversIntegrationTests):
 
 
 class TestNewsEmbeddings(EmbeddingsIntegrationTests):
+    """The default backend: ONNX Runtime."""
+
     @property
     def embeddings_class(self) -> type[NewsEmbeddings]:
         return NewsEmbeddings
@@ -94,6 +96,14 @@ class TestNewsEmbeddings(EmbeddingsIntegrationTests):
     @property
     def embedding_model_params(self) -> dict[str, Any]:
         return {"model_name": Settings().embedding_model}
+
+
+class TestNewsEmbeddingsTorch(TestNewsEmbeddings):
+    """The same suite on the sentence-transformers (torch) backend."""
+
+    @property
+    def embedding_model_params(self) -> dict[str, Any]:
+        return {"model_name": Settings().embedding_model, "backend": "torch"}
 
 
 def test_seed_documents_carry_citation_metadata(seeded_store: NewsVectorStore) -> None:

@@ -9,7 +9,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import chromadb
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
@@ -17,6 +16,7 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.vectorstores import VectorStore
 from pydantic import ConfigDict
 
+from vectorstore.chroma import chromadb
 from vectorstore.hybrid import Filters, HybridRetriever
 from vectorstore.records import Passage
 from vectorstore.store import NewsStore, make_client

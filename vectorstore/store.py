@@ -25,17 +25,17 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import chromadb
-from chromadb.config import Settings as ChromaSettings
+from typing import TYPE_CHECKING, Any
 
 from vectorstore.errors import StoreError
 from vectorstore.records import Article, Chunk, Passage, Quote
+
+if TYPE_CHECKING:  # chromadb itself is imported when a client is made (see NewsStore.opener)
+    from chromadb import ClientAPI
 
 _GET_PAGE = 5000
 
@@ -55,8 +55,10 @@ class StoredArticle:
 
 
 def make_client(chroma_path: Path | None = None, chroma_url: str | None = None,
-                recover: bool = False) -> chromadb.ClientAPI:
+                recover: bool = False) -> ClientAPI:
     """A Chroma client; `recover` (the last holder died) rebuilds the vector index from the log."""
+    from vectorstore.chroma import ChromaSettings, chromadb
+
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     if chroma_url:
         from urllib.parse import urlsplit
@@ -155,7 +157,7 @@ def passage_from(chunk_id: str, text: str, meta: dict[str, Any] | None, score: f
 class NewsStore:
     """Articles as chunks in one Chroma collection (cosine), plus the derived indexes."""
 
-    def __init__(self, client: chromadb.ClientAPI, collection_name: str = "news", index_dir: Path | None = None):
+    def __init__(self, client: ClientAPI, collection_name: str = "news", index_dir: Path | None = None):
         self.client = client
         self.index_dir = index_dir
         self.collection = client.get_or_create_collection(
@@ -165,11 +167,21 @@ class NewsStore:
 
     @classmethod
     def from_settings(cls, settings: Any) -> NewsStore:
+        return cls.opener(settings)()
+
+    @classmethod
+    def opener(cls, settings: Any) -> Callable[[], NewsStore]:
+        """Take the store's lock now (a store another process holds fails here, at once) and return
+        what opens it: importing Chroma and opening the collection, the slow part, can come later."""
         from vectorstore.lock import acquire_store_lock
 
         died_holding = False if settings.chroma_url else acquire_store_lock(settings.data_dir)
-        client = make_client(settings.chroma_path, settings.chroma_url, recover=died_holding)
-        return cls(client, settings.collection, settings.index_dir)
+
+        def open_store() -> NewsStore:
+            client = make_client(settings.chroma_path, settings.chroma_url, recover=died_holding)
+            return cls(client, settings.collection, settings.index_dir)
+
+        return open_store
 
     # -- generation: lets derived indexes know the collection changed --------------------
     def generation(self) -> int:
