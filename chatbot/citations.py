@@ -7,7 +7,8 @@ The passages are untrusted (anyone can write an article), so what the LLM writes
 inert before anyone sees it: markdown images and links, HTML tags and URLs other than the cited
 articles' own are removed (a client that renders markdown would otherwise fetch them — a way to
 leak the question to whoever wrote the article), and sentences that repeat the system prompt are
-dropped. `StreamGuard` does the same to the tokens streamed before the check. A sentence planted
+dropped. An LLM answer streams by checked sentence (`CheckedStream`): a sentence is shown only
+once it has passed the check, so nothing shown is ever taken back. A sentence planted
 in an article to instruct an AI ("Ignore the previous instructions…", "Assistant: …") is never
 the evidence for a claim, unless the question asks about it.
 """
@@ -20,7 +21,7 @@ from functools import cache
 
 import prompts
 from chatbot.answer import ABSTAIN_TEXT, Answer, Citation
-from text.sentences import split_sentences
+from text.sentences import sentence_spans, split_sentences
 from vectorstore.indexes import tokenize
 from vectorstore.records import Passage
 
@@ -33,9 +34,6 @@ _MD_IMAGE = re.compile(r"!\[[^\]\n]{0,300}\]\s*(?:\([^)\n]*\)?|\[[^\]\n]*\]?)") 
 _MD_LINK = re.compile(r"\[([^\]\n]{0,300})\]\(\s*([^)\s]*)[^)\n]*\)")  # [text](url "title")
 _MD_REFERENCE = re.compile(r"^[ \t]{0,3}\[[^\]\n]+\]:[ \t]*<?(?:[a-z][a-z0-9+.-]*:|/|www\.)\S*.*$", re.M | re.I)  # [ref]: url
 _HTML_TAG = re.compile(r"</?[a-z!?][^<>]*>?", re.I)  # <img …>, <a …>, <http://…>, <!-- …
-_CLOSED_TAG = re.compile(r"</?[a-z!?][^<>]*>", re.I)
-_OPEN_TAG = re.compile(r"</?[a-z!?][^<>]*$", re.I)  # a tag still being written
-_TAG_HOLD = 500  # characters of an unclosed tag held back before giving up waiting for its ">"
 _URL = re.compile(r"(?:\b[a-z][a-z0-9+.-]{0,20}://|\bwww\.|\b(?:data|javascript|vbscript|file|mailto):(?=\S))[^\s<>\"'`]*",
                   re.I)
 _URL_TAIL = ".,;:!?)]}'\""
@@ -91,64 +89,6 @@ def echoes_prompt(text: str) -> bool:
     return any(tuple(words[i : i + _SHINGLE]) in shingles for i in range(len(words) - _SHINGLE + 1))
 
 
-class StreamGuard:
-    """Makes streamed LLM text inert as it arrives: a word is released once the next one has begun
-    (so a URL or markup is seen whole), and the last _SHINGLE - 1 words are held back so that a
-    run repeating the system prompt is caught before any of it is shown.
-
-    feed(piece) returns what may be shown now (possibly ""); flush() returns the rest."""
-
-    def __init__(self, allowed_urls: Iterable[str] = ()) -> None:
-        self.allowed_urls = [u for u in allowed_urls if u]
-        self.pending: list[tuple[str, bool]] = []  # (word with its trailing space, dropped)
-        self.partial = ""  # the word still being written
-        self.recent: list[str] = []  # the last words seen, normalised, for shingles across releases
-
-    def feed(self, piece: str) -> str:
-        text = _CLOSED_TAG.sub("", self.partial + piece)  # whole tags (<passage n="2" …>) go before words are split
-        open_tag = ""
-        tag = _OPEN_TAG.search(text)
-        if tag and len(text) - tag.start() < _TAG_HOLD:
-            text, open_tag = text[: tag.start()], text[tag.start() :]
-        units = re.findall(r"\S*\s+|\S+$", text)
-        self.partial = (units.pop() if units and not units[-1][-1:].isspace() else "") + open_tag
-        for unit in units:
-            self._add(unit)
-        held, n = 0, len(self.pending)
-        while n > 0 and held < _SHINGLE - 1:  # hold back units holding the last _SHINGLE - 1 words
-            n -= 1
-            held += len(_words(self.pending[n][0]))
-        return self._release(n)
-
-    def flush(self) -> str:
-        rest = _OPEN_TAG.sub("", _CLOSED_TAG.sub("", self.partial))
-        if rest:
-            self._add(rest)
-        self.partial = ""
-        return self._release(len(self.pending))
-
-    def _add(self, unit: str) -> None:
-        self.pending.append((unit, False))
-        word = _words(unit)
-        if not word:
-            return
-        self.recent = (self.recent + word)[-_SHINGLE:]
-        if len(self.recent) == _SHINGLE and tuple(self.recent) in _prompt_shingles():
-            # drop the pending units that hold these words (earlier ones were shown already)
-            count = 0
-            for i in range(len(self.pending) - 1, -1, -1):
-                unit_i, _ = self.pending[i]
-                self.pending[i] = (unit_i, True)
-                count += len(_words(unit_i))
-                if count >= _SHINGLE:
-                    break
-
-    def _release(self, n: int) -> str:
-        out = "".join(unit for unit, dropped in self.pending[:n] if not dropped)
-        self.pending = self.pending[n:]
-        return inert(out, self.allowed_urls)
-
-
 # -- instructions planted in an article ----------------------------------------------------------
 
 _ADDRESSEE = (r"(?:ai\s+(?:models?|assistants?|systems?|agents?)|ai|a\.i\.|assistants?|chat\s?bots?|bots?|"
@@ -198,38 +138,100 @@ def best_sentence(claim: str, passage: Passage, question: str | None = None) -> 
     return best, share
 
 
-def check_citations(question: str, text: str, passages: list[Passage]) -> Answer:
-    if ABSTAIN_TEXT.lower().rstrip(".") in text.lower():
-        return Answer(question, ABSTAIN_TEXT, abstained=True, mode="llm")
-    numbering: dict[int, int] = {}
-    citations: list[Citation] = []
-    kept: list[str] = []
-    for sentence in split_sentences(text.strip()):
+class CheckedStream:
+    """LLM text in, checked sentences out: tokens are held until their sentence ends, then the
+    sentence is checked (its [n] markers against the passages, see `check`) and sent, or dropped.
+    What is sent is final: the answer is exactly the concatenation of the pieces sent.
+
+    feed(piece) returns what may be shown now (possibly ""); flush() returns the rest once the
+    LLM has finished; answer() is the checked Answer. A sentence ends where `split_sentences`
+    ends it, which it can only tell once the next sentence has begun (or a line has ended)."""
+
+    def __init__(self, question: str, passages: list[Passage]) -> None:
+        self.question, self.passages = question, passages
+        self.buffer = ""  # text not yet cut into sentences
+        self.numbering: dict[int, int] = {}  # passage number -> citation number, in order of first use
+        self.citations: list[Citation] = []
+        self.kept: list[str] = []
+        self.abstained = False  # the LLM said it cannot answer before any sentence was kept
+        self.sent = ""
+
+    def feed(self, piece: str) -> str:
+        self.buffer += piece
+        spans = sentence_spans(self.buffer)
+        if spans and "\n" not in self.buffer[spans[-1][1]:]:
+            spans = spans[:-1]  # the last sentence may still grow
+        if not spans:
+            return ""
+        sentences = [self.buffer[s:e] for s, e in spans]
+        self.buffer = self.buffer[spans[-1][1]:].lstrip()
+        return self._send("".join(self._checked(s) for s in sentences))
+
+    def flush(self) -> str:
+        sentences = split_sentences(self.buffer)
+        self.buffer = ""
+        shown = "".join(self._checked(s) for s in sentences)
+        if not self.kept:
+            shown = ABSTAIN_TEXT  # nothing supported (or the LLM said so): the abstention is the answer
+        return self._send(shown)
+
+    def answer(self) -> Answer:
+        """The answer as sent so far (call flush() first for the whole of it)."""
+        if not self.kept:
+            return Answer(self.question, ABSTAIN_TEXT, abstained=True, mode="llm")
+        return Answer(self.question, self.sent, list(self.citations), mode="llm")
+
+    def _send(self, text: str) -> str:
+        self.sent += text
+        return text
+
+    def _checked(self, sentence: str) -> str:
+        """The sentence as shown (" " first unless it opens the answer), or "" when dropped."""
+        if self.abstained:
+            return ""
+        if ABSTAIN_TEXT.lower().rstrip(".") in sentence.lower():
+            self.abstained = not self.kept  # after a checked sentence, it is only a sentence to drop
+            return ""
+        claim = self.check(sentence)
+        if claim is None:
+            return ""
+        self.kept.append(claim)
+        return claim if len(self.kept) == 1 else " " + claim
+
+    def check(self, sentence: str) -> str | None:
+        """The sentence with its markers renumbered and nothing a renderer would fetch, or None when
+        it is dropped: it repeats the rules, says nothing or what was said, or no passage it names
+        (none named: any passage) supports it."""
         if echoes_prompt(sentence):
-            continue  # the rules are not news, and never shown
+            return None  # the rules are not news, and never shown
         bare = " ".join(inert(_MARKER.sub("", sentence)).split())  # the claim without markup or any URL
-        if len(_terms(bare)) == 0 or any(bare in k for k in kept):
-            continue  # nothing to check, or said already
+        if len(_terms(bare)) == 0 or any(bare in k for k in self.kept):
+            return None  # nothing to check, or said already
         given = [int(n) for m in _MARKER.finditer(sentence) for n in m.group(1).split(",")]
         valid = []
-        for n in given or range(1, len(passages) + 1):
-            if 1 <= n <= len(passages):
-                quote, share = best_sentence(bare, passages[n - 1], question)
+        for n in given or range(1, len(self.passages) + 1):
+            if 1 <= n <= len(self.passages):
+                quote, share = best_sentence(bare, self.passages[n - 1], self.question)
                 if share >= SUPPORT:
                     valid.append((n, quote, share))
         if not given and valid:
             valid = [max(valid, key=lambda v: v[2])]
         if not valid:
-            continue  # unsupported: never shown as cited
+            return None  # unsupported: never shown as cited
         markers = []
         for n, quote, _ in valid:
-            if n not in numbering:
-                numbering[n] = len(numbering) + 1
-                citations.append(Citation.of(numbering[n], passages[n - 1], quote))
-            markers.append(f"[{numbering[n]}]")
-        cited_urls = [passages[n - 1].url or "" for n, _, _ in valid]
+            if n not in self.numbering:
+                self.numbering[n] = len(self.numbering) + 1
+                self.citations.append(Citation.of(self.numbering[n], self.passages[n - 1], quote))
+            markers.append(f"[{self.numbering[n]}]")
+        cited_urls = [self.passages[n - 1].url or "" for n, _, _ in valid]
         claim = " ".join(inert(_MARKER.sub("", sentence), cited_urls).split())
-        kept.append(f"{claim} {''.join(dict.fromkeys(markers))}")
-    if not kept:
-        return Answer(question, ABSTAIN_TEXT, abstained=True, mode="llm")
-    return Answer(question, " ".join(kept), citations, mode="llm")
+        return f"{claim} {''.join(dict.fromkeys(markers))}"
+
+
+def check_citations(question: str, text: str, passages: list[Passage]) -> Answer:
+    """The checked answer to a whole LLM text: the same check, and the same answer, as streaming it."""
+    checked = CheckedStream(question, passages)
+    checked.feed(text.strip())
+    checked.flush()
+    return checked.answer()

@@ -1,4 +1,4 @@
-"""Answers written by an LLM behind any OpenAI-compatible endpoint, streamed, then checked."""
+"""Answers written by an LLM behind any OpenAI-compatible endpoint, streamed by checked sentence."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import prompts
 from chatbot.answer import Answer, human_date
-from chatbot.citations import StreamGuard, check_citations
+from chatbot.citations import CheckedStream
 from vectorstore.records import Passage
 
 
@@ -58,21 +58,26 @@ class LLMAnswerer:
         ]
 
     def stream(self, question: str, standalone: str, passages: list[Passage]) -> Generator[str, None, Answer]:
-        """Yield tokens as they arrive; return the checked Answer."""
-        text = ""
-        guard = StreamGuard()  # streams no markup, URL or the rules: the checked answer may cite an article's URL
+        """Yield the answer sentence by sentence, each once it has passed the citation check (a
+        sentence that fails is never shown); return the checked Answer, whose text is exactly what
+        was yielded. LLMUnavailable when the LLM fails before a sentence was shown; after one, the
+        sentences shown are the answer, with a notice that it may be incomplete."""
+        checked = CheckedStream(question, passages)
         try:
             for chunk in self.chat_model.stream(self.messages(standalone, passages)):
                 piece = chunk.content if isinstance(chunk.content, str) else ""
-                if piece:
-                    text += piece
-                    if shown := guard.feed(piece):
-                        yield shown
+                if piece and (shown := checked.feed(piece)):
+                    yield shown
         except Exception as exc:  # openai/httpx raise many types for a dead or slow endpoint
-            raise LLMUnavailable(f"{type(exc).__name__}: {str(exc)[:120]}") from exc
-        if rest := guard.flush():
+            reason = f"{type(exc).__name__}: {str(exc)[:120]}"
+            if not checked.sent:
+                raise LLMUnavailable(reason) from exc
+            answer = checked.answer()  # the unfinished sentence is dropped: it was never checked whole
+            answer.notice = f"The language model stopped before finishing ({reason}); the answer may be incomplete."
+            return answer
+        if rest := checked.flush():
             yield rest
-        return check_citations(question, text, passages)
+        return checked.answer()
 
     def condense(self, question: str, history: list[dict[str, str]]) -> str:
         turns = _inert("\n".join(f"{m.get('role')}: {m.get('content')}" for m in history[-6:]))  # answers quote articles

@@ -66,3 +66,70 @@ def llm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
     finally:
         stop(proc, timeout=15)
+
+
+class RecordingProxy:
+    """A loopback HTTP proxy in front of the real llama.cpp server that keeps what the model wrote:
+    `raw` holds, per chat completion, the text of its streamed (or plain) reply before newsbot
+    checks it. Nothing is changed on the way: the bytes are relayed as they arrive. Not a fake LLM."""
+
+    def __init__(self, upstream: str) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.upstream = upstream.rstrip("/")
+        self.raw: list[str] = []
+        proxy = self
+
+        class Relay(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the http.server hook name
+                self.relay(None)
+
+            def do_POST(self) -> None:  # noqa: N802
+                self.relay(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+
+            def relay(self, body: bytes | None) -> None:
+                headers = {k: v for k, v in self.headers.items() if k.lower() in {"content-type", "authorization", "accept"}}
+                url = proxy.upstream + self.path.removeprefix("/v1")
+                text = ""
+                with httpx.stream(self.command, url, content=body, headers=headers, timeout=120) as reply:
+                    self.send_response(reply.status_code)
+                    self.send_header("Content-Type", reply.headers.get("content-type", "application/json"))
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    for line in reply.iter_lines():
+                        self.wfile.write(line.encode() + b"\n")
+                        self.wfile.flush()
+                        text += proxy.content(line)
+                if self.path.endswith("/chat/completions"):
+                    proxy.raw.append(text)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Relay)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @staticmethod
+    def content(line: str) -> str:
+        """The text a line of the reply carries: a streamed chunk's delta, or a plain reply's message."""
+        import json
+
+        data = line.removeprefix("data: ").strip()
+        if not data.startswith("{"):
+            return ""
+        try:
+            choices = json.loads(data).get("choices") or [{}]
+        except ValueError:  # a reply spread over several lines
+            return ""
+        part = choices[0].get("delta") or choices[0].get("message") or {}
+        return part.get("content") or ""
+
+    def __enter__(self) -> RecordingProxy:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()

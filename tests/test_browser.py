@@ -129,9 +129,9 @@ def test_chat_page_answers_with_numbered_source_cards(page: Any, requests: list[
     page.goto(server.url + "/")
     card = ask_on_chat_page(page, SEED_QUESTION)
     assert SEED_TITLE in card.locator(".nb-title").inner_text()
-    assert card.locator(".nb-n").inner_text() == "[1]"
+    assert card.locator(".nb-n").first.inner_text() == "[1]"  # one card for the article, its quotes numbered
     assert "AFP · 24 Feb 2025" in card.locator(".nb-meta").inner_text()
-    assert card.locator("blockquote mark").inner_text().strip()
+    assert card.locator("blockquote mark").first.inner_text().strip()
     assert "[1]" in page.locator("#nb-chat").inner_text()
     assert "What is the story behind" in page.locator("#nb-examples").inner_text()  # from stored titles
     screenshot(page, "chat")
@@ -234,14 +234,33 @@ def test_widget_on_a_host_page_answers(page: Any, server: RunningServer, host_si
     screenshot(page, "widget")
 
 
-def test_an_origin_not_allowed_cannot_embed_the_chat(page: Any, closed_server: RunningServer, host_site: str) -> None:
+def test_an_origin_not_allowed_is_told_so_instead_of_a_refused_frame(page: Any, closed_server: RunningServer,
+                                                                   host_site: str) -> None:
+    """The widget asks before framing: on a site the server does not allow, its panel says so (not the
+    browser's "refused to connect" page), and no frame is made."""
+    page.goto(f"{host_site}/embed.html?server={closed_server.url}")
+    page.get_by_role("button", name=WIDGET_TITLE).click()
+    notice = page.locator(".newsbot-notice")
+    notice.wait_for()
+    assert notice.get_attribute("role") == "status"
+    text = notice.inner_text()
+    assert "This site is not allowed to embed the newsroom's chat." in text and host_site in text
+    assert page.locator("iframe").count() == 0 and len(page.frames) == 1
+    screenshot(page, "widget-refused")
+    page.get_by_role("button", name=WIDGET_TITLE).click()  # closes the note
+    assert not notice.is_visible()
+
+
+def test_an_origin_not_allowed_cannot_frame_the_chat_even_without_the_widget(page: Any, closed_server: RunningServer,
+                                                                             host_site: str) -> None:
+    page.goto(f"{host_site}/embed.html?server=none")  # no widget: the page frames /embed itself
     with page.expect_console_message(lambda m: "frame-ancestors" in m.text) as refused:
-        frame = open_widget(page, host_site, closed_server)
+        page.evaluate("(src) => { const f = document.createElement('iframe'); f.src = src; document.body.append(f); }",
+                      f"{closed_server.url}/embed")
     assert "https://news.example" in refused.value.text
-    assert frame.locator("#question").count() == 0
     embed = next(f for f in page.frames if f != page.main_frame)
     assert not embed.url.startswith(closed_server.url)  # an error page stands in for the chat
-    screenshot(page, "widget-refused")
+    assert page.frame_locator("iframe").locator("#question").count() == 0
 
 
 def test_an_article_with_html_shows_as_text_and_runs_nothing(page: Any, dialogs: list[str], server: RunningServer,

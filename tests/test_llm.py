@@ -8,6 +8,7 @@ with a message saying so, they are never skipped.
 from __future__ import annotations
 
 import json
+import random
 import re
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 from chatbot.answer import ABSTAIN_TEXT, Answer
-from chatbot.citations import check_citations
+from chatbot.citations import CheckedStream, check_citations
 from tests import llm_server
 from tests.conftest import copy_store, free_port, ok, run_parallel
 
@@ -44,11 +45,18 @@ def streamed(llm_url: str, seeded, embedder) -> list[Any]:
     return list(bot_with(seeded, embedder, llm_url).stream(TROOPS, k=3, llm="local"))
 
 
-def test_llm_answer_streams_more_than_one_piece(streamed) -> None:
+def test_llm_answer_streams_checked_sentences_that_make_the_answer(streamed) -> None:
+    """Each piece is a whole checked sentence (or the abstention), never raw tokens the check
+    could remove later: together they are the answer, exactly."""
     pieces = [e for e in streamed if isinstance(e, str)]
-    assert len(pieces) > 1, pieces
-    assert all(pieces), "an empty piece was streamed"
-    assert isinstance(streamed[-1], Answer)
+    answer = streamed[-1]
+    assert isinstance(answer, Answer)
+    assert pieces and all(pieces), "an empty piece was streamed"
+    assert "".join(pieces) == answer.answer
+    if answer.abstained:
+        assert pieces == [ABSTAIN_TEXT]
+    else:
+        assert all(re.search(r"\[\d+\]$", p.strip()) for p in pieces), pieces
 
 
 def test_llm_answer_is_in_llm_mode_without_notice(streamed) -> None:
@@ -158,6 +166,42 @@ def test_an_unsupported_uncited_sentence_is_dropped(passages) -> None:
     answer = check_citations("q", text, passages)
     assert "moon" not in answer.answer
     assert "93 votes" in answer.answer and [c.n for c in answer.citations] == [1]
+
+
+def stream_in_pieces(text: str, passages: list[Any], seed: int) -> tuple[list[str], Answer]:
+    """`text` fed to the checked stream as an LLM would send it, cut anywhere."""
+    rng, checked, shown, i = random.Random(seed), CheckedStream("q", passages), [], 0
+    while i < len(text):
+        step = rng.randint(1, 7)
+        shown.append(checked.feed(text[i : i + step]))
+        i += step
+    shown.append(checked.flush())
+    return shown, checked.answer()
+
+
+def test_a_sentence_with_a_marker_naming_no_passage_is_never_streamed(passages) -> None:
+    bad = "The resolution was signed on the Moon by 400 astronauts [9]."
+    text = ("Macron said they want a quick deal but not a fragile one [1]. " + bad +
+            " The resolution won 93 votes for and 18 votes against, with 65 abstentions [2].")
+    whole = check_citations("q", text, passages)
+    assert "Moon" not in whole.answer and "quick deal" in whole.answer and "93 votes" in whole.answer
+    for seed in range(30):  # token boundaries anywhere
+        shown, answer = stream_in_pieces(text, passages, seed)
+        assert all("Moon" not in piece and "[9]" not in piece for piece in shown)
+        assert "".join(shown) == answer.answer == whole.answer  # the same check as the whole answer's
+        assert answer.citations == whole.citations
+        sent = [piece for piece in shown if piece]
+        assert len(sent) == 2 and sent[0].startswith("Macron said") and sent[1].strip().startswith("The resolution won")
+
+
+def test_a_checked_sentence_is_sent_as_soon_as_the_next_one_begins(passages) -> None:
+    checked = CheckedStream("q", passages)
+    assert checked.feed("Macron said they want a quick deal but not a fragile one [1].") == ""  # it may go on
+    first = checked.feed(" The")
+    assert first.startswith("Macron said they want a quick deal but not a fragile one") and first.endswith("[1]")
+    assert checked.feed(" resolution won 93 votes for [2]") == ""
+    assert checked.flush().startswith(" The resolution won 93 votes for")
+    assert checked.answer().answer == first + " The resolution won 93 votes for [2]"
 
 
 def test_nothing_supported_means_abstain(passages) -> None:

@@ -51,6 +51,40 @@ def test_streaming_arrives_in_chunks_and_ends_with_sources(server: RunningServer
     assert "American backup" in text and "Sources:" in text
 
 
+def tokens(text: str) -> int:
+    """Tokens as the settings' tokenizer counts them (cl100k_base, bundled offline)."""
+    from ingest.chunk import get_encoding
+    from newsbot.settings import load_settings
+
+    return len(get_encoding(load_settings().tokenizer).encode(text))
+
+
+def test_usage_counts_the_prompt_and_the_reply_in_tokens(server: RunningServer) -> None:
+    messages = [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": QUESTION}]
+    reply = client(server).chat.completions.create(model="newsbot", messages=messages)
+    usage = reply.usage
+    assert usage.prompt_tokens == tokens("Answer briefly.") + tokens(QUESTION) > 0
+    assert usage.completion_tokens == tokens(reply.choices[0].message.content) > 50
+    assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
+
+
+def test_a_stream_reports_usage_when_asked_and_ends_with_the_sources_only(server: RunningServer) -> None:
+    plain = client(server).chat.completions.create(model="newsbot", messages=[{"role": "user", "content": QUESTION}])
+    stream = client(server).chat.completions.create(model="newsbot", stream=True, stream_options={"include_usage": True},
+                                                    messages=[{"role": "user", "content": QUESTION}])
+    chunks = list(stream)
+    *answer, last = chunks
+    assert last.choices == [] and last.usage is not None  # OpenAI's usage chunk, after the finish
+    text = "".join(c.choices[0].delta.content or "" for c in answer)
+    assert text == plain.choices[0].message.content  # the streamed pieces, then the sources: nothing replaced
+    assert last.usage.prompt_tokens == tokens(QUESTION)
+    assert last.usage.completion_tokens == tokens(text) == plain.usage.completion_tokens
+    assert last.usage.total_tokens == last.usage.prompt_tokens + last.usage.completion_tokens
+    no_usage = list(client(server).chat.completions.create(model="newsbot", stream=True,
+                                                           messages=[{"role": "user", "content": QUESTION}]))
+    assert all(c.choices for c in no_usage) and all(c.usage is None for c in no_usage)
+
+
 def test_history_makes_a_follow_up_standalone(server: RunningServer) -> None:
     reply = client(server).chat.completions.create(model="newsbot", messages=[
         {"role": "user", "content": "Who is Vassily Nebenzia?"},

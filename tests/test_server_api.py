@@ -152,30 +152,44 @@ def test_body_over_the_limit_is_413(server: RunningServer) -> None:
     assert response.status_code == 413
 
 
-@pytest.mark.parametrize("body", [
-    {"question": ""},
-    {"question": "   "},
-    {"question": "x" * 1001},
-    {"question": 5},
-    {},
-    {"question": "ok?", "k": 0},
-    {"question": "ok?", "history": "not a list"},
-    {"question": "ok?", "history": [{"role": "robot", "content": "hi"}]},
-    {"question": "ok?", "filters": {"date_from": "last tuesday"}},
-    {"question": "ok?", "unknown": 1},
-    [1, 2],
+def one_line_error(response: httpx.Response, status: int = 422) -> str:
+    """The API's one error shape, as for every other error: {"detail": "one line"}."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert set(body) == {"detail"} and isinstance(body["detail"], str), body
+    assert body["detail"] and "\n" not in body["detail"], body
+    return body["detail"]
+
+
+@pytest.mark.parametrize(("body", "says"), [
+    ({"question": ""}, "question: String should have at least 1 character"),
+    ({"question": "   "}, "question: String should have at least 1 character"),
+    ({"question": "x" * 1001}, "question: String should have at most 1000 characters"),
+    ({"question": 5}, "question: Input should be a valid string"),
+    ({}, "question: Field required"),
+    ({"question": "ok?", "k": 0}, "k: Input should be greater than or equal to 1"),
+    ({"question": "ok?", "history": "not a list"}, "history: Input should be a valid list"),
+    ({"question": "ok?", "history": [{"role": "robot", "content": "hi"}]}, "history[0].role: Input should be 'user' or"),
+    ({"question": "ok?", "filters": {"date_from": "last tuesday"}}, "filters.date_from: Input should be a valid date"),
+    ({"question": "ok?", "unknown": 1}, "unknown: Extra inputs are not permitted"),
+    ([1, 2], "body: Input should be a valid dictionary"),
 ], ids=["empty", "blank", "too-long", "number", "missing", "k0", "history-type", "role", "date", "extra", "array"])
-def test_bad_questions_are_422(server: RunningServer, body: Any) -> None:
-    response = post(server, "/api/ask", body)
-    assert response.status_code == 422, response.text
-    assert response.json()["detail"]
+def test_bad_questions_are_422_in_one_line(server: RunningServer, body: Any, says: str) -> None:
+    """Not FastAPI's list of errors echoing the input: one line naming the field and the reason."""
+    assert one_line_error(post(server, "/api/ask", body)).startswith(says)
 
 
 def test_bad_bodies_elsewhere_are_422_not_500(server: RunningServer) -> None:
     not_json = httpx.post(f"{server.url}/api/ask", content=b"{nope", headers={"Content-Type": "application/json"})
-    assert not_json.status_code == 422
-    assert post(server, "/api/retrieve", {"question": "x", "k": 500}).status_code == 422
-    assert post(server, "/api/feedback", {"question": "q", "answer": "a", "rating": "meh"}).status_code == 422
+    assert one_line_error(not_json).startswith("body: not valid JSON")
+    empty = post(server, "/api/ask/stream", {"question": ""})
+    assert one_line_error(empty) == "question: String should have at least 1 character"
+    assert one_line_error(post(server, "/api/retrieve", {"question": "x", "k": 500})).startswith("k: Input should be less")
+    assert one_line_error(post(server, "/api/feedback", {"question": "q", "answer": "a", "rating": "meh"})) == (
+        "rating: Input should be 'up' or 'down'")
+    several = one_line_error(post(server, "/api/ask", {"question": 5, "k": "x", "history": "no", "unknown": 1}))
+    assert several.startswith("question: ") and "; k: " in several and several.endswith("(and 1 more)")
 
 
 def test_rate_limit_answers_429_with_retry_after(limited: RunningServer) -> None:
@@ -225,6 +239,19 @@ def test_embed_page_may_be_framed_only_by_allowed_origins(server: RunningServer,
     configured = httpx.get(f"{limited.url}/embed").headers["content-security-policy"]
     assert f"frame-ancestors 'self' {LIMITED_ORIGIN}" in configured and "localhost" not in configured
     assert "script-src 'self'" in configured
+
+
+def test_the_widget_can_ask_whether_its_site_may_embed_the_chat(server: RunningServer, limited: RunningServer) -> None:
+    """/embed/allowed is empty; its CORS headers grant exactly the origins frame-ancestors lets frame /embed."""
+    def grant(running: RunningServer, origin: str) -> str | None:
+        response = httpx.get(f"{running.url}/embed/allowed", headers={"Origin": origin})
+        assert response.status_code == 204 and response.content == b""
+        return response.headers.get("access-control-allow-origin")
+
+    assert grant(limited, LIMITED_ORIGIN) == LIMITED_ORIGIN
+    assert grant(limited, "http://localhost:3000") is None
+    assert grant(server, "http://localhost:3000") == "http://localhost:3000"
+    assert grant(server, "https://evil.example") is None
 
 
 def test_widget_script_and_docs_are_served(server: RunningServer) -> None:

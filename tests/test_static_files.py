@@ -157,7 +157,8 @@ def test_uploads_are_limited_in_size_and_type(site: Site) -> None:
 # -- cross-origin ----------------------------------------------------------------------------
 
 CORS_PATHS = ["/api/health", "/api/ask", "/api/retrieve", "/v1/chat/completions", "/v1/models", "/gradio_api/info",
-              "/config", "/gradio_api/queue/join", "/gradio_api/upload", "/gradio_api/call/add", "/", "/widget.js"]
+              "/config", "/gradio_api/queue/join", "/gradio_api/upload", "/gradio_api/call/add", "/", "/widget.js",
+              "/embed/allowed"]
 # Gradio grants any origin, with credentials, when the Host is not a local name: reach it as such.
 HOSTS = [None, "newsbot.example", "0.0.0.0", "10.1.2.3:7860", "[::1]"]
 

@@ -17,7 +17,7 @@ from chatbot.answer import Answer
 from chatbot.retrieval import Filters
 from chatbot.service import NewsBot
 from newsbot.web.feedback import FeedbackLog, Rating
-from newsbot.web.limits import HeldStreamingResponse, RateLimiter, WorkQueue, json_error_route, plain_json
+from newsbot.web.limits import HeldStreamingResponse, RateLimiter, WorkQueue, json_error_route, plain_json, printable
 
 Short = Annotated[str, StringConstraints(max_length=300)]
 Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1),
@@ -61,6 +61,18 @@ class AskRequest(RetrieveRequest):
                 "k": self.k, "llm": self.llm}
 
 
+class ErrorDetail(BaseModel):
+    """Every error of the API: one line saying what went wrong."""
+
+    detail: str
+
+
+# In the OpenAPI docs, instead of FastAPI's list of validation errors, which this API never sends.
+UNUSABLE: dict[int | str, dict[str, Any]] = {422: {"model": ErrorDetail, "description": "A request that cannot be used: "
+                                                   "one line naming the field and why, e.g. `question: String should have "
+                                                   "at least 1 character`"}}
+
+
 class FeedbackRequest(Strict):
     question: Question
     answer: Annotated[str, StringConstraints(max_length=20_000)]
@@ -79,13 +91,8 @@ def within(question: str, max_chars: int) -> str:
     if len(question) > max_chars:
         raise RequestValidationError([{"type": "string_too_long", "loc": ("body", "question"), "input": question,
                                        "msg": f"String should have at most {max_chars} characters",
-                                       "ctx": {"max_length": max_chars}}])
+                                       "ctx": {"max_length": max_chars}}], body={"question": question})
     return question
-
-
-def printable(text: str) -> str:
-    """Text any JSON response can carry: a lone surrogate becomes its backslash escape."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def api_error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
@@ -105,23 +112,24 @@ def api_router(bot: NewsBot, settings: Any, queue: WorkQueue, limiter: RateLimit
 
     # The Answer dataclass documents the response; the body is `as_dict()` as is, so it stays
     # the JSON of `ask --json` (optional keys absent, not null).
-    @router.post("/ask", dependencies=limited, response_model=None, responses={200: {"model": Answer}})
+    @router.post("/ask", dependencies=limited, response_model=None, responses={200: {"model": Answer}, **UNUSABLE})
     async def ask(body: AskRequest) -> dict[str, Any]:
         """Answer with numbered citations: the JSON of `newsbot ask --json`."""
         answer = await queue.run(bot.ask, within(body.question, max_chars), **body.kwargs())
         return answer.as_dict()
 
     @router.post("/ask/stream", dependencies=limited, response_class=HeldStreamingResponse, status_code=200,
-                 responses={200: {"content": {"text/event-stream": {}}}})
+                 responses={200: {"content": {"text/event-stream": {}}}, **UNUSABLE})
     async def ask_stream(body: AskRequest) -> HeldStreamingResponse:
-        """Server-sent events: `delta` events with text pieces, then one `answer` event with the full JSON."""
+        """Server-sent events: `delta` events, each a whole sentence once it has passed the citation check
+        (nothing sent is taken back; the deltas join to the answer), then one `answer` event with the full JSON."""
         question = within(body.question, max_chars)
         release = queue.admit()
         events = bot.stream(question, **body.kwargs())
         return HeldStreamingResponse(sse_events(queue, events), release, media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
-    @router.post("/retrieve", dependencies=limited)
+    @router.post("/retrieve", dependencies=limited, responses=UNUSABLE)
     async def retrieve(body: RetrieveRequest) -> dict[str, Any]:
         """The passages a question retrieves, best first: the JSON of `newsbot retrieve --json`."""
         found = await queue.run(bot.retrieve, within(body.question, max_chars), body.k, body.filters.filters())
@@ -134,7 +142,7 @@ def api_router(bot: NewsBot, settings: Any, queue: WorkQueue, limiter: RateLimit
         articles = {m["article_id"] for m in metas if "article_id" in m}  # rows added through LangChain have none
         return {"status": "ok", "articles": len(articles), "chunks": len(metas)}
 
-    @router.post("/feedback")
+    @router.post("/feedback", responses=UNUSABLE)
     def feedback(body: FeedbackRequest) -> dict[str, str]:
         """Record a thumbs up or down with the question, answer and citations."""
         feedback_log.append(body.rating, within(body.question, max_chars), body.answer, body.citations,

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
 import anyio
 from fastapi import HTTPException, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -148,29 +147,54 @@ def plain_json(data: Any) -> Any:
     return data
 
 
-def _printable(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
-    if isinstance(value, bytes | bytearray):  # a body that was not JSON, echoed as is
-        return bytes(value).decode("utf-8", "backslashreplace")
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {_printable(k): _printable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_printable(v) for v in value]
-    return value
+def validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
+    """One line naming each field at fault (the first three) and why, and the first one's path
+    ("messages[0].role", "filters.date_from"; None when pydantic names none)."""
+    reasons: dict[str | None, list[str]] = {}
+    for error in exc.errors():
+        param = _param(error.get("loc", ()), exc.body, error.get("type") == "missing")
+        reason = _reason(error)
+        if reason not in reasons.setdefault(param, []):
+            reasons[param].append(reason)
+    if not reasons:  # not seen: pydantic always names an error
+        return "the request is invalid", None
+    lines = [f"{param or 'body'}: {' or '.join(why)}" for param, why in reasons.items()]
+    more = f" (and {len(lines) - 3} more)" if len(lines) > 3 else ""
+    return "; ".join(lines[:3]) + more, next(iter(reasons))
+
+
+def _param(loc: Sequence[Any], body: Any, missing: bool) -> str | None:
+    """The request field a pydantic error location points at. Locations name a union's member
+    ("constrained-str", "list[ContentPart]") as a step too; walking the body alongside leaves those out."""
+    if not loc or loc[0] != "body":
+        return ".".join(map(str, loc)) or None  # query or header: not used by these routes
+    path, node, steps = "", body, list(loc[1:])
+    for i, step in enumerate(steps):
+        if isinstance(node, dict) and step in node:
+            node = node[step]
+        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+            node = node[step]
+        elif not (missing and i == len(steps) - 1 and isinstance(node, dict)):
+            continue  # a union member, or an offset into text that is not JSON
+        path += f"[{step}]" if isinstance(step, int) else f".{step}" if path else str(step)
+    return path or None
+
+
+def _reason(error: Mapping[str, Any]) -> str:
+    if error.get("type") == "json_invalid":  # located at ("body", offset)
+        return f"not valid JSON ({(error.get('ctx') or {}).get('error', 'decode error')} at character {error['loc'][-1]})"
+    return str(error.get("msg", "invalid")).removeprefix("Value error, ")
+
+
+def printable(text: str) -> str:
+    """Text any JSON response can carry: a lone surrogate becomes its backslash escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def validation_error_response(exc: RequestValidationError) -> JSONResponse:
-    """FastAPI's 422 body, made encodable: the request's own NaN, lone surrogates or non-UTF-8
-    bytes echoed in `input` would otherwise make the error itself fail as a 500."""
-    errors = exc.errors()
-    try:
-        detail = _printable(errors)
-    except RecursionError:  # a very deep input: leave the echo out
-        detail = _printable([{k: v for k, v in e.items() if k != "input"} for e in errors])
-    return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
+    """A 422 in the API's one error shape, `{"detail": "question: String should have at least 1
+    character"}` (see `validation_message`), never FastAPI's list echoing the input back."""
+    return JSONResponse({"detail": printable(validation_message(exc)[0])}, status_code=422)
 
 
 def guarded_route(max_body_bytes: int, too_large: Callable[[str], Response],
@@ -200,8 +224,8 @@ def guarded_route(max_body_bytes: int, too_large: Callable[[str], Response],
 
 
 def json_error_route(max_body_bytes: int) -> type[APIRoute]:
-    """Errors that are JSON like every other answer of the API: a JSON 413, and request-validation
-    errors that always serialise (see `validation_error_response`)."""
+    """Errors in the API's one shape, `{"detail": "one line"}`: a 413, and request-validation errors
+    (see `validation_error_response`)."""
     return guarded_route(
         max_body_bytes, lambda message: JSONResponse({"detail": message}, status_code=413),
         lambda exc: validation_error_response(exc) if isinstance(exc, RequestValidationError) else None)

@@ -11,7 +11,7 @@ import json
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -24,8 +24,15 @@ from starlette.responses import Response
 
 from chatbot.answer import Answer, human_date, quoted
 from chatbot.service import NewsBot
-from newsbot.web.api import printable
-from newsbot.web.limits import HeldStreamingResponse, RateLimiter, WorkQueue, guarded_route, plain_json
+from newsbot.web.limits import (
+    HeldStreamingResponse,
+    RateLimiter,
+    WorkQueue,
+    guarded_route,
+    plain_json,
+    printable,
+    validation_message,
+)
 
 BASE_MODEL, LLM_MODEL = "newsbot", "newsbot-llm"
 OPENAI_PREFIX = "/v1"
@@ -47,12 +54,18 @@ class Message(BaseModel):
         return self.content or ""
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    include_usage: bool = False
+
+
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="allow")  # temperature, top_p … are accepted and ignored
     _plain = model_validator(mode="before")(plain_json)  # the whole body, extras included
     model: str = BASE_MODEL
     messages: Annotated[list[Message], Field(min_length=1, max_length=50)]
     stream: bool = False
+    stream_options: StreamOptions | None = None  # include_usage: a last chunk with the token counts
 
 
 # -- errors: OpenAI's shape, {"error": {"message", "type", "param", "code"}}, for every 4xx and 5xx --
@@ -86,40 +99,8 @@ class OpenAIError(Exception):
 def validation_error(exc: RequestValidationError) -> JSONResponse:
     """A 400 as OpenAI answers a malformed request: one line naming each field at fault (the first
     three) and why, and `param`, the first one's path ("messages[0].role"), as OpenAI spells it."""
-    reasons: dict[str | None, list[str]] = {}
-    for error in exc.errors():
-        param = _param(error.get("loc", ()), exc.body, error.get("type") == "missing")
-        reason = _reason(error)
-        if reason not in reasons.setdefault(param, []):
-            reasons[param].append(reason)
-    if not reasons:  # not seen: pydantic always names an error
-        return openai_error(400, "the request is invalid")
-    lines = [f"{param or 'body'}: {' or '.join(why)}" for param, why in reasons.items()]
-    more = f" (and {len(lines) - 3} more)" if len(lines) > 3 else ""
-    return openai_error(400, "; ".join(lines[:3]) + more, param=next(iter(reasons)))
-
-
-def _param(loc: Sequence[Any], body: Any, missing: bool) -> str | None:
-    """The request field a pydantic error location points at. Locations name a union's member
-    ("constrained-str", "list[ContentPart]") as a step too; walking the body alongside leaves those out."""
-    if not loc or loc[0] != "body":
-        return ".".join(map(str, loc)) or None  # query or header: not used by these routes
-    path, node, steps = "", body, list(loc[1:])
-    for i, step in enumerate(steps):
-        if isinstance(node, dict) and step in node:
-            node = node[step]
-        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
-            node = node[step]
-        elif not (missing and i == len(steps) - 1 and isinstance(node, dict)):
-            continue  # a union member, or an offset into text that is not JSON
-        path += f"[{step}]" if isinstance(step, int) else f".{step}" if path else str(step)
-    return path or None
-
-
-def _reason(error: Mapping[str, Any]) -> str:
-    if error.get("type") == "json_invalid":  # located at ("body", offset)
-        return f"not valid JSON ({(error.get('ctx') or {}).get('error', 'decode error')} at character {error['loc'][-1]})"
-    return str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    message, param = validation_message(exc)
+    return openai_error(400, message, param=param)
 
 
 def openai_route(max_body_bytes: int) -> type[APIRoute]:
@@ -169,8 +150,27 @@ def _chunk(cid: str, model: str, delta: dict[str, Any], finish: str | None = Non
     return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
 
+class TokenCounter:
+    """`usage` as OpenAI reports it, counted with the store's tokenizer (`settings.tokenizer`):
+    the text of every message sent, and the reply's content."""
+
+    def __init__(self, tokenizer: str) -> None:
+        from ingest.chunk import get_encoding
+
+        self.encoding = get_encoding(tokenizer)
+
+    def count(self, text: str) -> int:
+        return len(self.encoding.encode(text, disallowed_special=()))
+
+    def usage(self, messages: list[Message], reply: str) -> dict[str, int]:
+        prompt = sum(self.count(m.text()) for m in messages)
+        completion = self.count(reply)
+        return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
 def openai_router(bot: NewsBot, settings: Any, queue: WorkQueue, limiter: RateLimiter) -> APIRouter:
     router = APIRouter(prefix=OPENAI_PREFIX, tags=["openai"], route_class=openai_route(settings.max_body_bytes))
+    tokens = TokenCounter(settings.tokenizer)
 
     def authorised(request: Request) -> None:
         key = settings.api_key.get_secret_value() if settings.api_key else None
@@ -206,29 +206,37 @@ def openai_router(bot: NewsBot, settings: Any, queue: WorkQueue, limiter: RateLi
         if body.stream:
             release = queue.admit()
             events = bot.stream(question, history=history or None, llm=llm)
-            return HeldStreamingResponse(_stream(queue, events, cid, body.model), release, media_type="text/event-stream")
+            usage = (lambda reply: tokens.usage(body.messages, reply)) if (
+                body.stream_options and body.stream_options.include_usage) else None
+            return HeldStreamingResponse(_stream(queue, events, cid, body.model, usage), release,
+                                         media_type="text/event-stream")
         answer = await queue.run(bot.ask, question, history=history or None, llm=llm)
-        message = {"role": "assistant", "content": with_sources(answer), "citations": answer.as_dict()["citations"]}
+        content = with_sources(answer)
+        message = {"role": "assistant", "content": content, "citations": answer.as_dict()["citations"]}
         return {"id": cid, "object": "chat.completion", "created": int(time.time()), "model": body.model,
                 "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}}
+                "usage": tokens.usage(body.messages, content)}
 
     return router
 
 
-async def _stream(queue: WorkQueue, events: Iterator[str | Answer], cid: str, model: str) -> AsyncIterator[str]:
-    """Text pieces as they come; the checked answer's sources and citations in the last chunk.
-
-    An LLM's raw tokens may lose sentences to the citation check, so when the final text differs
-    from what was streamed, the final chunk says so before listing the sources."""
+async def _stream(queue: WorkQueue, events: Iterator[str | Answer], cid: str, model: str,
+                  usage: Callable[[str], dict[str, int]] | None = None) -> AsyncIterator[str]:
+    """Text pieces as they come (an LLM answer's are sentences that passed the citation check, so
+    nothing streamed is taken back); the sources and citations in the last chunk; with
+    `stream_options.include_usage`, then a chunk with no choices and the token counts, as OpenAI does."""
     yield _chunk(cid, model, {"role": "assistant", "content": ""})
-    streamed, done = "", object()
+    content, done = "", object()
     while (event := await queue.next(events, done)) is not done:
         if isinstance(event, Answer):
-            tail = with_sources(event)[len(event.answer):] if streamed == event.answer else (
-                "\n\n(checked answer) " + with_sources(event))
+            tail = with_sources(event)[len(event.answer):]
+            content += tail
             yield _chunk(cid, model, {"content": tail, "citations": event.as_dict()["citations"]}, "stop")
         else:
-            streamed += event
+            content += event
             yield _chunk(cid, model, {"content": event})
+    if usage is not None:
+        body = {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
+                "choices": [], "usage": usage(content)}
+        yield f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
     yield "data: [DONE]\n\n"

@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from chatbot.service import NewsBot
 from newsbot.web.api import api_error, api_router
-from newsbot.web.cards import CARDS_CSS
+from newsbot.web.cards import CARDS_CSS, CARDS_JS
 from newsbot.web.feedback import FeedbackLog
 from newsbot.web.ingest_tab import WebIngest
 from newsbot.web.limits import MULTIPART_SLACK, RateLimiter, WorkQueue, cors_options
@@ -63,7 +63,7 @@ def create_app(settings: Any) -> FastAPI:
     page = build_ui(bot, settings, ingest, feedback_log)
     app = gr.mount_gradio_app(app, page, path="/", footer_links=[], max_file_size=settings.max_upload_bytes,
                               ssr_mode=False, mcp_server=False, enable_monitoring=False, run_history=False,
-                              css=CARDS_CSS)
+                              css=CARDS_CSS, js=CARDS_JS)
     # Gradio checks that a file an event receives is one a user uploaded only once the Blocks
     # "has launched", which mounting never marks: unmarked, any path on the server named in a
     # call would be copied into Gradio's cache (and then served) and handed to the Ingest tab.

@@ -1,5 +1,6 @@
-"""The chat page (Gradio Blocks): streamed answers with numbered source cards, filters,
-thumbs up/down, example questions from the stored articles, and an Ingest tab."""
+"""The chat page (Gradio Blocks): streamed answers whose [n] markers lead to their source cards
+(each answer keeps its own, grouped by article), filters, thumbs up/down, example questions from
+the stored articles, and an Ingest tab."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import gradio as gr
 from chatbot.answer import Answer
 from chatbot.retrieval import Filters
 from chatbot.service import NewsBot
-from newsbot.web.cards import source_cards
+from newsbot.web.cards import NO_SOURCES, sources_panel
 from newsbot.web.feedback import FeedbackLog
 from newsbot.web.ingest_tab import UPLOAD_SUFFIXES, IngestRejected, WebIngest
 
@@ -23,7 +24,6 @@ log = logging.getLogger(__name__)
 
 # What HTML reads as markup in text: a tag's "<", and a "&" that starts a character reference.
 _MARKUP = re.compile(r"<|&(?=[#0-9A-Za-z])")
-NO_SOURCES = '<p class="nb-empty">The sources of each answer appear here.</p>'
 _EXAMPLES = 4
 _HISTORY_TURNS = 3
 
@@ -59,12 +59,13 @@ class ChatPage:
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         messages = [*messages, {"role": "user", "content": as_text(question)}, {"role": "assistant", "content": ""}]
-        yield messages, NO_SOURCES, answers, ""
+        yield messages, gr.skip(), answers, ""  # earlier answers keep their sources meanwhile
         llm = self.settings.llm_model if use_llm and self.settings.llm_base_url else None
         final = yield from self._stream(question, messages, answers, filters, llm)
         if final is not None:
-            answers = [*answers, {"index": len(messages) - 1, **final.as_dict()}]
-            yield messages, source_cards(final), answers, gr.skip()
+            turn = sum(1 for m in messages if m.get("role") == "assistant")  # this reply's place among the replies
+            answers = [*answers, {"index": len(messages) - 1, "turn": turn, **final.as_dict()}]
+            yield messages, sources_panel(answers), answers, gr.skip()
 
     def _checked(self, question: str, source: str, date_from: str, date_to: str) -> Filters:
         """The filters to answer with; BadInput, in one line naming what to fix, when the question
@@ -77,7 +78,8 @@ class ChatPage:
 
     def _stream(self, question: str, messages: list[dict[str, Any]], answers: list[dict[str, Any]],
                 filters: Filters, llm: str | None) -> Generator[tuple[Any, ...], None, Answer | None]:
-        """Fill the last message as pieces arrive; returns the finished Answer (None on failure)."""
+        """Fill the last message as pieces arrive (an LLM's come a checked sentence at a time, so the
+        text only grows); returns the finished Answer (None on failure)."""
         text = ""
         try:
             for event in self.bot.stream(question, history(answers), filters, llm=llm):
@@ -90,7 +92,7 @@ class ChatPage:
         except Exception:
             log.exception("answering %r failed", question)
             messages[-1] = {"role": "assistant", "content": "Sorry, answering failed; please try again."}
-            yield messages, NO_SOURCES, answers, gr.skip()
+            yield messages, gr.skip(), answers, gr.skip()
         return None
 
     def like(self, answers: list[dict[str, Any]], data: gr.LikeData) -> None:
@@ -183,21 +185,21 @@ def _chat_tab(page: ChatPage, settings: Any) -> tuple[gr.Dataset, gr.Dropdown]:
                 ask = gr.Button("Ask", variant="primary", scale=1, elem_id="nb-ask")
             examples = gr.Dataset(label="Try", components=[question], samples=[], elem_id="nb-examples")
         with gr.Column(scale=2):
-            gr.Markdown("### Sources")
-            cards = gr.HTML(NO_SOURCES, elem_id="nb-sources", js_on_load=None)
-            with gr.Accordion("Filters", open=False):
+            with gr.Accordion("Filters", open=False):  # above the sources, which grow with every answer
                 source = gr.Dropdown(choices=[("Any outlet", "")], value="", label="Outlet", elem_id="nb-outlet")
                 date_from = gr.Textbox(label="From", placeholder="YYYY-MM-DD", elem_id="nb-from")
                 date_to = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", elem_id="nb-until")
                 use_llm = gr.Checkbox(label=f"Write answers with the language model ({settings.llm_model})",
                                       visible=bool(settings.llm_base_url))
+            gr.Markdown("### Sources")
+            cards = gr.HTML(NO_SOURCES, elem_id="nb-sources", js_on_load=None)
     inputs = [question, chat, answers, source, date_from, date_to, use_llm]
     outputs = [chat, cards, answers, question]
     question.submit(page.respond, inputs, outputs)
     ask.click(page.respond, inputs, outputs)
     examples.click(lambda sample: sample[0], examples, question).then(page.respond, inputs, outputs)
     chat.like(page.like, [answers], None)
-    chat.clear(lambda: [], None, answers)  # or feedback and follow-ups would refer to cleared answers
+    chat.clear(lambda: ([], NO_SOURCES), None, [answers, cards])  # or feedback and follow-ups would refer to cleared answers
     return examples, source
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
+from starlette.responses import Response
 
 from newsbot.web.limits import frame_ancestors
 
@@ -27,6 +28,13 @@ def widget_router(allowed_origins: list[str]) -> APIRouter:
     @router.api_route("/embed", methods=["GET", "HEAD"])
     def embed() -> FileResponse:
         return FileResponse(STATIC / "embed.html", media_type="text/html", headers=embed_headers)
+
+    @router.api_route("/embed/allowed", methods=["GET", "HEAD"], status_code=204)
+    def embed_allowed() -> Response:
+        """Empty: the CORS headers are the answer. They grant only the origins that may embed the chat
+        (the same list as the embed page's frame-ancestors), so widget.js, asking from the host page,
+        can tell a refused site before framing a page the browser would not show."""
+        return Response(status_code=204, headers={"Cache-Control": "no-store"})
 
     for name, media_type in _ASSETS.items():
         router.add_api_route(f"/{name}", _asset(name, media_type), methods=["GET", "HEAD"])

@@ -58,13 +58,24 @@
     box.appendChild(el("p", "text", answer.answer));
     if (!answer.citations || !answer.citations.length) return;
     var list = el("ol", "sources", "");
-    answer.citations.forEach(function (c) { list.appendChild(source(c)); });
+    byArticle(answer.citations).forEach(function (quotes) { list.appendChild(source(quotes)); });
     box.appendChild(list);
   }
 
-  function source(c) {
+  // One entry per article, in the order first cited, listing each sentence quoted from it.
+  function byArticle(citations) {
+    var groups = [], seen = {};
+    citations.forEach(function (c) {
+      var key = "a:" + c.article_id;
+      if (!seen[key]) groups.push(seen[key] = []);
+      seen[key].push(c);
+    });
+    return groups;
+  }
+
+  function source(quotes) {
+    var c = quotes[0];
     var item = el("li", "source", "");
-    item.value = c.n;
     var name = c.title || "Untitled article";
     var link = safeUrl(c.url);
     var heading = el(link ? "a" : "span", "title", name);
@@ -76,7 +87,12 @@
     item.appendChild(heading);
     var meta = [c.source, niceDate(c.published)].filter(Boolean).join(" · ");
     if (meta) item.appendChild(el("span", "meta", meta));
-    item.appendChild(el("blockquote", "quote", c.quote));
+    quotes.forEach(function (q) {
+      var quote = el("blockquote", "quote", "");
+      quote.appendChild(el("span", "n", "[" + q.n + "]"));
+      quote.appendChild(document.createTextNode(" " + (q.quote || "")));
+      item.appendChild(quote);
+    });
     return item;
   }
 
