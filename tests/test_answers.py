@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from chatbot.presentation import shown
 from chatbot.retrieval import Filters
 from tests.conftest import REPO, SEED_TITLE, SEEDS, OpenStore, copy_store, json_lines, ok, run_parallel, write_jsonl
 from vectorstore.hybrid import RRF_K
@@ -271,7 +272,8 @@ def test_every_citation_quotes_its_chunk_verbatim(multi, multi_bot, question: st
     for c in answer.citations:
         chunk = chunks[c.chunk_id]
         assert c.quote in chunk.text, f"[{c.n}] not verbatim in {c.chunk_id}: {c.quote!r}"
-        assert c.quote in answer.answer or c.quote[1:] in answer.answer  # the answer says what it cites
+        said = shown(c.quote, chunk)  # as shown: shouting capitals calmed, "he said" named
+        assert said in answer.answer or said[1:] in answer.answer  # the answer says what it cites
         assert (c.article_id, c.title, c.source, c.published, c.url) == (
             chunk.article_id, chunk.title, chunk.source, chunk.published, chunk.url)
 

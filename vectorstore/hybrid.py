@@ -60,10 +60,20 @@ class Filters:
 
 
 @dataclass
+class Signals:
+    """What each retriever thought of a passage (None: it was not among that retriever's candidates)."""
+
+    dense_rank: int | None = None
+    dense_sim: float | None = None
+    lexical_rank: int | None = None
+
+
+@dataclass
 class Found:
     passages: list[Passage]
     speaker_quotes: list[QuoteEntry] = field(default_factory=list)  # the asked speaker's quotes, best first
     speaker_known: bool = True
+    signals: dict[str, Signals] = field(default_factory=dict)  # by chunk id
 
 
 class HybridRetriever:
@@ -104,7 +114,7 @@ class HybridRetriever:
         dense = self.store.dense_search(vector, _CANDIDATES, filters.where())
         lexical = self._lexical(index, question, filters)
         fused = self._fuse(index, dense, lexical, as_of)
-        found = Found([])
+        found = Found([], signals=signals(index, dense, lexical))  # before _diverse overwrites scores
         if speaker:
             found.speaker_quotes, found.speaker_known = self._speaker_quotes(index, speaker, topic, fused, filters)
             for pid in {index.ids[q.row] for q in found.speaker_quotes[:3]}:
@@ -194,6 +204,15 @@ class HybridRetriever:
             for p in passages:
                 if not p.text and p.chunk_id in by_id:
                     p.text = by_id[p.chunk_id].text
+
+
+def signals(index: DerivedIndexes, dense: list[Passage], lexical: list[tuple[int, float]]) -> dict[str, Signals]:
+    out: dict[str, Signals] = {}
+    for rank, p in enumerate(dense):
+        out[p.chunk_id] = Signals(rank, p.score)
+    for rank, (row, _) in enumerate(lexical):
+        out.setdefault(index.ids[row], Signals()).lexical_rank = rank
+    return out
 
 
 def speaker_key(name: str, index: DerivedIndexes) -> str | None:
