@@ -5,15 +5,49 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from typer.core import TyperGroup, TyperOption
 
 from newsbot.settings import Settings, load_settings
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+
+class _Group(TyperGroup):
+    """Usage errors (an unknown option, a missing argument) in the style of every other error, one
+    line "error: …", instead of Typer's "Error" box; the exit status stays 2."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        with _usage_errors():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: Any) -> Any:
+        with _usage_errors():
+            return super().invoke(ctx)
+
+
+@contextmanager
+def _usage_errors() -> Iterator[None]:
+    try:
+        yield
+    except typer.TyperException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `newsbot` alone shows the help
+            raise
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        typer.echo(f"error: {exc.format_message().rstrip('.')}{hint}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, cls=_Group,
                   help="Answers questions about news from the articles it has read, citing the exact sentences.")
+
+# Typer's help labels each option with its type; a flag (--json, --help) takes no value, so "<bool>" only misleads.
+_option_type = TyperOption.display_type_rich
+TyperOption.display_type_rich = lambda self, ctx: None if self.is_flag else _option_type(self, ctx)  # type: ignore[method-assign]
 
 DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Where the store lives (NEWSBOT_DATA_DIR).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
@@ -60,6 +94,10 @@ def ingest(
 
     with tqdm(desc="ingest", unit="doc", disable=not show_bar, file=sys.stderr) as bar:
         summary = ingestor.run(sources, on_item=lambda _origin: bar.update(1))
+    if summary.added or summary.updated or summary.merged:  # saved now, so the first answer loads them
+        from vectorstore import indexes
+
+        indexes.load(store, store.index_dir)
     for failure in summary.failures:
         typer.echo(f"failed: {failure}", err=True)
     typer.echo(json.dumps(summary.as_dict()) if as_json else summary.line())
@@ -361,10 +399,86 @@ def mcp(
 ) -> None:
     """MCP server with the tools search_news, ask_news and list_sources (stdio by default)."""
     from newsbot.mcp import run
+    from vectorstore.errors import StoreError
+    from vectorstore.store import NewsStore
 
     settings = _settings(data_dir)
-    open_store(settings)
-    run(settings, http)
+    try:  # the lock now (a held store fails at once); Chroma and the model load while the tools are listed
+        opener = NewsStore.opener(settings)
+    except StoreError as exc:
+        fail(str(exc))
+    run(settings, http, opener)
+
+
+@app.command("prepare-models")
+def prepare_models(
+    int8: Annotated[bool, typer.Option("--int8", help="Also make the int8 export (NEWSBOT_ONNX_QUANTIZE).")] = False,
+) -> None:
+    """Export the embedding model to ONNX now (`make install` runs this; otherwise the first use does)."""
+    from models.embeddings import NewsEmbeddings
+
+    settings = load_settings()
+    if settings.embedding_backend != "onnx":
+        typer.echo(f"embedding_backend is {settings.embedding_backend!r}: nothing to export")
+        return
+    for quantize in sorted({settings.onnx_quantize, int8}):
+        embedder = NewsEmbeddings(settings.embedding_model, settings.embedding_batch_size, backend="onnx",
+                                  cache_dir=settings.onnx_cache_dir, quantize=quantize)
+        embedder.load()
+        typer.echo(f"{'int8' if quantize else 'fp32'} ONNX export of {settings.embedding_model}: {embedder.model.model_dir}")
+
+
+@app.command("train-reader")
+def train_reader(
+    data_dir: Annotated[Path, typer.Argument(help="Week folders, each with questions.jsonl and corpus.jsonl[.gz].")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for reader.json (use it with NEWSBOT_READER_MODEL).")],
+    work: Annotated[Optional[Path], typer.Option("--work", help="Cache of the weeks' stores and candidates.")] = None,
+    weeks: Annotated[Optional[int], typer.Option("--weeks", help="Only the most recent N weeks.")] = None,
+    dev: Annotated[Optional[Path], typer.Option("--dev", help="Week folders to report final figures on.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+) -> None:
+    """Train the answer reader on past news quizzes; prints its held-out (and --dev) figures."""
+    import logging
+
+    from newsbot.train_reader import train
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    settings = load_settings()
+    from vectorstore.errors import StoreError
+
+    try:
+        train(data_dir, out, work or out / "work", settings, weeks, seed=seed, dev_dir=dev, progress=typer.echo)
+    except (ValueError, OSError, StoreError) as exc:
+        fail(str(exc))
+    typer.echo(f"wrote {out / 'reader.json'}")
+
+
+# Commands that only read: once they are done, nothing is left to save, so they end at once
+# (atexit handlers run, the output is flushed) instead of tearing the interpreter down, which
+# (Chroma, ONNX Runtime, pydantic's and LangChain's classes) took ~0.4 s of a cold `newsbot ask`.
+_READ_ONLY = {"ask", "retrieve", "stats", "list", "show"}
+
+
+def _command() -> str | None:
+    return next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
+
+
+def _exit_now(code: object) -> None:
+    import atexit
+    import contextlib
+
+    if not (code is None or isinstance(code, int)) or not hasattr(atexit, "_run_exitfuncs"):
+        return  # a message to print, or not CPython: the ordinary way out
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed pipe: the ordinary way out reports it
+        return
+    atexit._run_exitfuncs()  # the store lock is released there
+    for stream in (sys.stdout, sys.stderr):  # and whatever those handlers wrote
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code or 0)
 
 
 def main() -> None:
@@ -376,6 +490,10 @@ def main() -> None:
 
     try:
         app()
+    except SystemExit as exc:  # how every command ends, done or failed
+        if _command() in _READ_ONLY:
+            _exit_now(exc.code)
+        raise
     except ModelUnavailable as exc:  # raised wherever the model first loads: ingest, ask, serve, mcp
         typer.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None

@@ -51,3 +51,32 @@ def test_a_setting_that_is_not_valid_is_named(seeded_dir: Path, tmp_path: Path) 
     assert line == "error: newsbot.toml: unknown setting 'data-dir' (did you mean 'data_dir'?)"
     (tmp_path / "newsbot.toml").write_text(f'data_dir = "{tmp_path / "store"}"\n')
     assert "articles: 1" in ok(run_cli("stats", cwd=tmp_path)).stdout
+
+
+COMMANDS = ["ingest", "stats", "list", "show", "delete", "retrieve", "ask", "eval", "serve", "mcp"]
+
+
+def test_help_labels_no_flag_with_a_type() -> None:
+    """A flag takes no value: no "<bool>" beside --help, --json, --quiet or --dry-run; options that
+    take one keep their type."""
+    for args in [("--help",), *((c, "--help") for c in COMMANDS)]:
+        result = ok(run_cli(*args, env={"COLUMNS": "120"}))
+        assert "<bool>" not in result.stdout, (args, result.stdout)
+    assert "<path>" in ok(run_cli("stats", "--help", env={"COLUMNS": "120"})).stdout
+
+
+@pytest.mark.parametrize(("args", "line"), [
+    (("stats", "--bogus"), "error: No such option: --bogus (see `newsbot stats --help`)"),
+    (("stats", "extra"), "error: Got unexpected extra argument(s) (extra) (see `newsbot stats --help`)"),
+    (("show",), "error: Missing argument 'article_id' (see `newsbot show --help`)"),
+    (("retrieve", "UN vote", "--k", "many"), "error: Invalid value for '--k': "),
+    (("nope",), "error: No such command 'nope' (see `newsbot --help`)"),
+], ids=["option", "extra", "missing", "value", "command"])
+def test_usage_mistakes_are_one_error_line_like_every_other_error(args: tuple[str, ...], line: str) -> None:
+    """Not Typer's "Error" box: the same "error: …" line as `ask` and the others, exit status 2."""
+    assert one_error_line(run_cli(*args), 2).startswith(line)
+
+
+def test_the_bare_command_still_shows_the_help() -> None:
+    result = run_cli()
+    assert result.returncode == 2 and "Usage: newsbot" in result.stderr + result.stdout and "error:" not in result.stderr

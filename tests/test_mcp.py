@@ -72,3 +72,14 @@ async def test_readme_mcp_snippet_starts_a_working_server(seeded_dir: Path) -> N
         await session.initialize()
         result = await session.call_tool("list_sources", {})
     assert _payload(result)["articles"] == 1
+
+
+async def test_the_server_reports_newsbot_and_its_version(seeded_dir: Path) -> None:
+    """Not the MCP SDK's version: the client is told which newsbot it talks to."""
+    from importlib.metadata import version
+
+    params = StdioServerParameters(command=sys.executable, args=["-m", "newsbot.cli", "mcp", "--data-dir", str(seeded_dir)])
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        init = await session.initialize()
+    assert init.serverInfo.name == "newsbot"
+    assert init.serverInfo.version == version("newsbot") != version("mcp")
