@@ -177,7 +177,11 @@ def _read_answer(question: str, info: QuestionInfo, retrieved: Retrieved, index:
         pool = [c for c in pool if c.coverage >= 1.0] if unknown_share(_key_terms(info), index) == 0 else []
     # The coverage line still decides when no sentence carries enough of the question: the reader's
     # own line, tuned on held-out weeks, abstained on answerable seed questions (see bench/results.md).
-    if not pool or max(c.coverage for c in pool) < threshold or pool[0].score < reading.abstain_below \
+    # …over the passages the hand-tuned path reads: across all 20, some sentence about "capital"
+    # always carries enough of "What is the capital of Australia?".
+    first = {reading.pool[i].chunk_id for i in range(min(_PASSAGES_READ, len(reading.pool)))}
+    covered = max((c.coverage for c in pool if c.passage.chunk_id in first), default=0.0)
+    if not pool or covered < threshold or pool[0].score < reading.abstain_below \
             or unknown_share(_key_terms(info), index) >= unknown_limit:
         return Answer(question, ABSTAIN_TEXT, abstained=True)
     best = pool[0]
