@@ -25,6 +25,7 @@ class Reading:
     sentences: list[Sentence]  # Sentence.passage indexes into pool
     scores: np.ndarray  # per sentence: probability it answers the question
     coverage: np.ndarray  # per sentence: the share of the question it (or, 0.8-weighted, its context) carries
+    hand_tuned: np.ndarray  # per sentence: the hand-tuned coverage score (the model's prior)
     order: list[int]  # pool indexes, best passage first
     abstain_below: float = 0.0  # the model's calibrated "the articles do not say" line
     compose_ratio: float = 0.8  # further sentences join the answer when this close to the best
@@ -67,4 +68,7 @@ class Reader:
         # by its best sentence lost answer recall@4 on RealTimeQA (0.448 against 0.495).
         lead = list(dict.fromkeys(sentences[i].passage for i in np.argsort(-scores)[:self.promote]))
         order = lead + [i for i in range(len(passages)) if i not in lead]
-        return Reading(passages, sentences, scores, coverage, order, self.model.abstain_below, self.model.compose_ratio)
+        hand_tuned = sum((w * X[:, FEATURES.index(f)] for f, w in (self.model.prior or {}).items()),
+                         np.zeros(len(X), dtype=np.float32))
+        return Reading(passages, sentences, scores, coverage, hand_tuned, order, self.model.abstain_below,
+                       self.model.compose_ratio)
