@@ -29,6 +29,7 @@ MANIFEST_FILE = "manifest.json"
 # Bump when the export changes shape or contents, so caches made by older code are not reused.
 EXPORT_VERSION = 1
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+MAX_BATCH_TOKENS = 4096  # padded tokens per ONNX batch (see OnnxEmbeddings._batches)
 OUTPUT_NAME = "token_embeddings"
 # The files of a sentence-transformers folder that decide what an export contains.
 _KEY_FILES = ("config.json", "modules.json", "sentence_bert_config.json", "tokenizer.json", "tokenizer_config.json",
@@ -383,9 +384,6 @@ def _session(model_path: Path, threads: int) -> Any:
             # Idle worker threads sleep instead of spinning: on 2 shared cores spinning took CPU from the
             # other thread of the same run (220 chunks: 9.4 s spinning vs 7.6 s; one query: 4.7 vs 2.6 ms).
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            # No memory arena: it kept the peak of the longest batch for the life of the process (an
-            # ingest of the bad-input corpus peaked at 1.6 GB with it).
-            options.enable_cpu_mem_arena = False
             try:
                 _SESSIONS[key] = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
             except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... types
@@ -453,14 +451,25 @@ class OnnxEmbeddings(Embeddings):
         encodings = self._tokenizer.encode_batch(texts, add_special_tokens=True)
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         out: np.ndarray | None = None
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start:start + self.batch_size]
+        for rows in self._batches(order, [len(e.ids) for e in encodings]):
             vectors = self._run([encodings[i] for i in rows])
             if out is None:
                 out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
             out[rows] = vectors
         assert out is not None
         return out
+
+    def _batches(self, order: list[int], lengths: list[int]) -> list[list[int]]:
+        """Consecutive rows of the length-sorted order, at most batch_size texts and MAX_BATCH_TOKENS
+        padded tokens each: attention memory grows with the square of the width, and 64 texts of
+        256 tokens took an ingest to 1.6 GB (ONNX Runtime's arena keeps a batch's peak)."""
+        batches: list[list[int]] = []
+        for i in order:  # widths only grow along the order, so the newest row sets the padded width
+            if batches and len(batches[-1]) < self.batch_size and (len(batches[-1]) + 1) * lengths[i] <= MAX_BATCH_TOKENS:
+                batches[-1].append(i)
+            else:
+                batches.append([i])
+        return batches
 
     def _run(self, encodings: list[Any]) -> np.ndarray:
         width = max(len(e.ids) for e in encodings)
