@@ -94,6 +94,23 @@ async def test_mcp_lists_tools_before_loading_and_answers_without_torch(store: P
     assert heavy_modules(report) == set()
 
 
+async def test_mcp_lists_tools_without_the_model_and_reports_it_on_a_call(store: Path, tmp_path: Path) -> None:
+    """The tools are listed before the model loads: with a model that cannot load, the server still
+    lists them, and a call says why it cannot answer, in one line, instead of the server dying at start."""
+    missing = str(tmp_path / "no-such-model")
+    params = StdioServerParameters(command=sys.executable, args=wrapped("mcp", "--data-dir", store)[1:], cwd=str(REPO),
+                                   env=cli_env({"NEWSBOT_TEST_MODULES_OUT": str(tmp_path / "m.txt"),
+                                                "NEWSBOT_EMBEDDING_MODEL": missing}))
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        tools = await session.list_tools()
+        assert {"search_news", "ask_news", "list_sources"} <= {t.name for t in tools.tools}
+        result = await session.call_tool("search_news", {"query": "troops"})
+    assert result.isError
+    text = result.content[0].text
+    assert f"the embedding model {missing!r} cannot be loaded offline" in text and "\n" not in text, text
+
+
 def test_mcp_on_a_store_in_use_still_fails_at_once(store: Path, tmp_path: Path) -> None:
     from vectorstore.lock import acquire_store_lock, release_store_lock
 
