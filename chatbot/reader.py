@@ -33,10 +33,6 @@ class Reading:
     def passages(self, k: int) -> list[Passage]:
         return [self.pool[i] for i in self.order[:k]]
 
-    @property
-    def best(self) -> float:
-        return float(self.scores.max()) if self.scores.size else 0.0
-
 
 def views(passages: list[Passage], signals: dict[str, Signals]) -> list[PassageView]:
     out = []

@@ -54,6 +54,10 @@ class Question:
     usable: np.ndarray  # the answerer would consider the sentence (a statement of the kind asked)
     gold_in: np.ndarray  # headline + sentence holds the gold choice
 
+    def ranked(self, scores: np.ndarray) -> list[int]:
+        """The sentences the answerer would consider, best score first."""
+        return [int(i) for i in np.argsort(-scores) if self.usable[i]]
+
     def right(self, text: str) -> bool:
         others = [c for c in self.choices if c != self.gold and not contains(self.gold, c)]
         return contains(text, self.gold) and not any(contains(text, c) for c in others)
@@ -161,7 +165,7 @@ def fit_listwise(questions: list[Question], mean: np.ndarray, scale: np.ndarray,
 def answer_text(q: Question, scores: np.ndarray, ratio: float, max_sentences: int = 3) -> tuple[str, float]:
     """What the extractive answer would say (headline with each new article's first sentence) and its
     best score; ("", 0) when no usable sentence."""
-    idx = [i for i in np.argsort(-scores) if q.usable[i]]
+    idx = q.ranked(scores)
     if not idx:
         return "", 0.0
     best = float(scores[idx[0]])
@@ -199,8 +203,7 @@ def measure(model: ReaderModel, questions: list[Question]) -> Figures:
             abst_un += not answerable
             continue
         right += q.right(text)
-        usable = [i for i in np.argsort(-p) if q.usable[i]]
-        top += bool(usable) and bool(q.gold_in[usable[0]])
+        top += bool(q.gold_in[q.ranked(p)[0]])
     n = max(1, len(questions))
     return Figures(len(questions), right / n, abstained / n, abst_un / max(1, unans), top / n)
 
@@ -210,10 +213,9 @@ def _calibrate(model: ReaderModel, questions: list[Question]) -> tuple[float, fl
     xs, ys = [], []
     for q in questions:
         logits = model.logits(q.X)
-        text, _ = answer_text(q, logits - logits.min() + 1.0, 1.01, 1)
-        if text:
-            xs.append(float(logits[[i for i in np.argsort(-logits) if q.usable[i]][0]]))
-            ys.append(q.right(text))
+        if ranked := q.ranked(logits):
+            xs.append(float(logits[ranked[0]]))
+            ys.append(q.right(f"{q.titles[ranked[0]]} {q.sentences[ranked[0]]}"))
     if len(set(ys)) < 2:
         return 1.0, 0.0
     from sklearn.linear_model import LogisticRegression
