@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 
 from bench.common import stop
+from bench.serve_load import free_port, rss_mb, wait_ready
 
 REPO = Path(__file__).resolve().parents[1]
 QUESTION = "What did Macron say about troops?"
@@ -86,12 +87,6 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def rss_mb(pid: int) -> tuple[float, float]:
-    """Resident and peak resident memory of a running process, in MB (Linux /proc)."""
-    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
-    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
-
-
 def serve_times(data_dir: Path, backend: str, port: int) -> dict[str, float]:
     url = f"http://127.0.0.1:{port}"
     log = data_dir.parent / f"serve-{backend}.log"
@@ -100,36 +95,18 @@ def serve_times(data_dir: Path, backend: str, port: int) -> dict[str, float]:
         proc = subprocess.Popen([*newsbot(), "serve", "--port", str(port), "--data-dir", str(data_dir)],
                                 env=env_for(backend), cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
     try:
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"newsbot serve ({backend}) exited: {log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.perf_counter() - start > 300:
-                raise SystemExit(f"newsbot serve ({backend}) did not answer /api/health in 300 s")
-            time.sleep(0.05)
+        wait_ready(url, proc, timeout=300)
         health = time.perf_counter() - start
         health_cpu = cpu_s(proc.pid)
         answer = httpx.post(f"{url}/api/ask", json={"question": QUESTION}, timeout=120)
         answered = time.perf_counter() - start
         if answer.status_code != 200 or "American backup" not in answer.text:
             raise SystemExit(f"newsbot serve ({backend}) answered {answer.status_code}: {answer.text[:500]}")
-        rss, peak = rss_mb(proc.pid)
+        rss, peak = rss_mb(proc.pid), rss_mb(proc.pid, "VmHWM")
     finally:
         stop(proc)
     return {"serve_health_s": health, "serve_health_cpu_s": health_cpu, "serve_first_answer_s": answered,
             "serve_rss_mb": rss, "serve_peak_rss_mb": peak}
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 ROWS = [  # key, label, unit

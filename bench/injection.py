@@ -18,7 +18,6 @@ import importlib.util
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Listener, stop
+from bench.serve_load import free_port
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "injection"
 CANARY = re.compile(r"ZX[\s_-]*CANARY", re.I)
@@ -56,12 +56,6 @@ def prepare_corpus(dest: Path, port: int) -> Path:
     for name, text in articles.files.items():
         (dest / name).write_text(text.replace("{{LISTENER_PORT}}", str(port)), encoding="utf-8")
     return dest
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def smollm2_path() -> Path:
