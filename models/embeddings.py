@@ -36,9 +36,7 @@ def load_model(name: str) -> Any:
     try:
         return SentenceTransformer(name, device="cpu", local_files_only=True)
     except (OSError, ValueError) as exc:  # a missing folder, or a hub name not in the local cache
-        raise ModelUnavailable(
-            f"the embedding model {name!r} cannot be loaded offline ({_first_line(exc)}); set NEWSBOT_EMBEDDING_MODEL "
-            "to a sentence-transformers folder or a model already in the local cache") from exc
+        raise _not_offline(name, _first_line(exc)) from exc
 
 
 def model_folder(name: str) -> Path:
@@ -55,9 +53,13 @@ def model_folder(name: str) -> Path:
             return Path(snapshot_download(name, local_files_only=True))
         except Exception as exc:  # noqa: BLE001 - hub errors come in many types; all mean "not here"
             reason = _first_line(exc)
-    raise ModelUnavailable(
-        f"the embedding model {name!r} cannot be loaded offline ({reason}); set NEWSBOT_EMBEDDING_MODEL "
-        "to a sentence-transformers folder or a model already in the local cache")
+    raise _not_offline(name, reason)
+
+
+def _not_offline(name: str, reason: str) -> ModelUnavailable:
+    """The one wording both backends use for a model that is not on this machine."""
+    return ModelUnavailable(f"the embedding model {name!r} cannot be loaded offline ({reason}); set "
+                            "NEWSBOT_EMBEDDING_MODEL to a sentence-transformers folder or a model already in the local cache")
 
 
 def onnx_export(name: str, cache_dir: str | Path, quantize: bool = False) -> Path:
