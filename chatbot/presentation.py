@@ -21,6 +21,9 @@ _DATE = re.compile(r"\b(?:(?:January|February|March|April|May|June|July|August|S
                    r"Thursday|Friday|Saturday|Sunday)|(?:19|20)\d\d)\b")
 _NAME = re.compile(r"\b[A-Z][\w’'&.-]*[\w](?:\s+(?:of\s+|de\s+|the\s+)?[A-Z][\w’'&.-]*[\w])*")
 _PLURAL_ASK = re.compile(r"\b(?:which|what)\s+(?:\w+\s+)?\w+(?<!s)s\b|\bwho\s+(?:are|were)\b", re.I)
+_CALENDAR = re.compile(r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?|(?:January|February|March|April|"
+                       r"June|July|August|September|October|November|December|Monday|Tuesday|Wednesday|Thursday|"
+                       r"Friday|Saturday|Sunday)")  # a date, not the place or company asked for
 _NOT_ANSWERS = {"The", "A", "An", "In", "On", "At", "But", "And", "It", "He", "She", "They", "We", "I", "This", "That",
                 "His", "Her", "Their", "Its", "As", "For", "If", "When", "While", "After", "Before", "With", "By",
                 "From", "Meanwhile", "According", "However", "Mr", "Mrs", "Ms", "Dr"}
@@ -61,7 +64,8 @@ def short_answer(info: QuestionInfo, sentence: str) -> str | None:
     elif kind == "who":
         found = [(end - len(name), name) for _, end, name in person_names(sentence)]  # the name, not its title
     elif kind in ("place", "org", "which"):
-        found = [(m.start(), m.group(0)) for m in _NAME.finditer(sentence) if m.group(0) not in _NOT_ANSWERS]
+        found = [(m.start(), m.group(0)) for m in _NAME.finditer(sentence)
+                 if m.group(0) not in _NOT_ANSWERS and not _CALENDAR.fullmatch(m.group(0))]
     else:
         return None
     asked = {t[:4] for t in tokenize([info.text])[0] if len(t) >= 4}

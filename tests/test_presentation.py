@@ -42,6 +42,10 @@ def test_he_said_names_the_speaker_the_quote_index_found() -> None:
     ("How many votes did the text get?", "The text won 93 votes for and 18 votes against.", None),
     ("Which countries voted against?", "Belarus, North Korea and Sudan voted against.", None),  # a list, not one thing
     ("What did Macron say about troops?", MACRON, None),
+    # a month is not the country asked for (a new user's RealTimeQA question got "Feb")
+    ("Which country did the US and Israel launch military strikes against this week?",
+     "Congress will vote on military operations in Iran after the United States and Israel launched strikes "
+     "against the country on Feb. 28.", None),
 ])
 def test_short_answer(question: str, sentence: str, lead: str | None) -> None:
     assert short_answer(analyse(question), sentence) == lead
