@@ -53,6 +53,21 @@ def test_a_setting_that_is_not_valid_is_named(seeded_dir: Path, tmp_path: Path) 
     assert "articles: 1" in ok(run_cli("stats", cwd=tmp_path)).stdout
 
 
+def test_a_data_dir_that_cannot_hold_a_store_is_named_and_left_alone(tmp_path: Path) -> None:
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("my notes\n")
+    line = one_error_line(run_cli("stats", data_dir=a_file), 1)
+    assert line == f"error: {a_file}: is a file; the data dir must be a folder"
+    assert a_file.read_text() == "my notes\n"
+    broken = tmp_path / "broken"
+    (broken / "chroma").mkdir(parents=True)
+    (broken / "chroma" / "chroma.sqlite3").write_bytes(b"not a database, e.g. a half-copied backup\n" * 100)
+    for command in ("stats", "ask"):
+        args = (command,) if command == "stats" else (command, "What did Macron say about troops?")
+        line = one_error_line(run_cli(*args, data_dir=broken), 1)
+        assert line.startswith(f"error: {broken / 'chroma'}: Chroma cannot open this store (") and "--data-dir" in line
+
+
 COMMANDS = ["ingest", "stats", "list", "show", "delete", "retrieve", "ask", "eval", "serve", "mcp"]
 
 

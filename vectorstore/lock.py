@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import IO
 
-from vectorstore.errors import StoreLockedError
+from vectorstore.errors import StoreError, StoreLockedError
 
 _held: dict[Path, IO[str]] = {}
 
@@ -30,8 +30,13 @@ def acquire_store_lock(data_dir: Path) -> bool:
     data_dir = data_dir.resolve()
     if data_dir in _held:
         return False
-    data_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(data_dir / "store.lock", "a+")
+    if data_dir.exists() and not data_dir.is_dir():
+        raise StoreError(f"{data_dir}: is a file; the data dir must be a folder")
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(data_dir / "store.lock", "a+")
+    except OSError as exc:  # a file where the folder should be, no permission, a read-only disk
+        raise StoreError(f"{data_dir}: cannot hold a store there ({exc.strerror or exc})") from None
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

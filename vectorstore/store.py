@@ -178,8 +178,17 @@ class NewsStore:
         died_holding = False if settings.chroma_url else acquire_store_lock(settings.data_dir)
 
         def open_store() -> NewsStore:
-            client = make_client(settings.chroma_path, settings.chroma_url, recover=died_holding)
-            return cls(client, settings.collection, settings.index_dir)
+            from chromadb.errors import ChromaError
+
+            try:
+                client = make_client(settings.chroma_path, settings.chroma_url, recover=died_holding)
+                return cls(client, settings.collection, settings.index_dir)
+            except (ChromaError, sqlite3.DatabaseError) as exc:
+                if settings.chroma_url:
+                    raise
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise StoreError(f"{settings.chroma_path}: Chroma cannot open this store ({first}); "
+                                 "restore it from a backup or ingest again into a new --data-dir") from None
 
         return open_store
 
