@@ -19,7 +19,14 @@ install: $(BIN)/python
 	$(PIP) -e .
 	$(BIN)/newsbot prepare-models   # the ONNX export of the bundled MiniLM, offline, once per user
 
+# llama.cpp built for any x86-64 with AVX2, not for the build machine's own CPU: a native build on a
+# Xeon with AVX-512/AMX died with a general protection fault in libggml-cpu on its first answer.
+# Built without pip's cache, so a wheel compiled natively earlier is never reused.
+LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF
+
 install-test: install
+	@$(BIN)/python -c "import llama_cpp" 2>/dev/null || \
+	  CMAKE_ARGS="$(LLAMA_CMAKE)" $(PIP) --no-cache-dir "llama-cpp-python[server]>=0.3"
 	$(PIP) -e ".[dev,llm]"
 	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null)
 
