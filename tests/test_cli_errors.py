@@ -62,8 +62,7 @@ def test_a_data_dir_that_cannot_hold_a_store_is_named_and_left_alone(tmp_path: P
     broken = tmp_path / "broken"
     (broken / "chroma").mkdir(parents=True)
     (broken / "chroma" / "chroma.sqlite3").write_bytes(b"not a database, e.g. a half-copied backup\n" * 100)
-    for command in ("stats", "ask"):
-        args = (command,) if command == "stats" else (command, "What did Macron say about troops?")
+    for args in (("stats",), ("ask", "What did Macron say about troops?")):
         line = one_error_line(run_cli(*args, data_dir=broken), 1)
         assert line.startswith(f"error: {broken / 'chroma'}: Chroma cannot open this store (") and "--data-dir" in line
 

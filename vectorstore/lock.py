@@ -35,7 +35,7 @@ def acquire_store_lock(data_dir: Path) -> bool:
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
         handle = open(data_dir / "store.lock", "a+")
-    except OSError as exc:  # a file where the folder should be, no permission, a read-only disk
+    except OSError as exc:  # a file above it in the path, no permission, a read-only disk
         raise StoreError(f"{data_dir}: cannot hold a store there ({exc.strerror or exc})") from None
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

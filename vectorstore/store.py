@@ -178,12 +178,12 @@ class NewsStore:
         died_holding = False if settings.chroma_url else acquire_store_lock(settings.data_dir)
 
         def open_store() -> NewsStore:
-            from chromadb.errors import ChromaError
+            from vectorstore.chroma import chromadb  # not `chromadb.errors` directly: that would import grpc
 
             try:
                 client = make_client(settings.chroma_path, settings.chroma_url, recover=died_holding)
                 return cls(client, settings.collection, settings.index_dir)
-            except (ChromaError, sqlite3.DatabaseError) as exc:
+            except (chromadb.errors.ChromaError, sqlite3.DatabaseError) as exc:
                 if settings.chroma_url:
                     raise
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
