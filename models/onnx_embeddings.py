@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -24,13 +23,16 @@ from typing import Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from models.onnx_runner import INPUT_NAMES, OnnxModelError, OnnxRunner, default_threads
+
+__all__ = ["MANIFEST_FILE", "MODEL_FILE", "OnnxEmbeddings", "OnnxModelError", "default_threads", "ensure_onnx",
+           "export_onnx"]
+
 MODEL_FILE = "model.onnx"
 MANIFEST_FILE = "manifest.json"
 # Bump when the export changes shape or contents, so caches made by older code are not reused.
 # 2: traced with eager attention (the SDPA graph of version 1 was 1.4x slower on the same vectors).
 EXPORT_VERSION = 2
-INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
-MAX_BATCH_TOKENS = 4096  # padded tokens per ONNX batch (see OnnxEmbeddings._batches)
 OUTPUT_NAME = "token_embeddings"
 # The files of a sentence-transformers folder that decide what an export contains.
 _KEY_FILES = ("config.json", "modules.json", "sentence_bert_config.json", "tokenizer.json", "tokenizer_config.json",
@@ -40,10 +42,6 @@ _POOLING_MODES = {"pooling_mode_mean_tokens": "mean", "pooling_mode_cls_token": 
 _TRANSFORMER = "sentence_transformers.models.Transformer"
 _POOLING = "sentence_transformers.models.Pooling"
 _NORMALIZE = "sentence_transformers.models.Normalize"
-
-
-class OnnxModelError(RuntimeError):
-    """A model folder or an ONNX export folder is missing, incomplete or unusable."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -360,40 +358,6 @@ def ensure_onnx(model_dir: Path, cache_root: Path, quantize: bool = False) -> Pa
 # ---------------------------------------------------------------------------------------------
 # runtime
 
-_SESSIONS: dict[tuple[str, int], Any] = {}
-_SESSIONS_LOCK = threading.Lock()
-
-
-def default_threads() -> int:
-    """CPUs this process may run on (the affinity mask where the OS has one)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
-def _session(model_path: Path, threads: int) -> Any:
-    """One ONNX Runtime session per (model file, threads), shared by every OnnxEmbeddings in the process."""
-    key = (str(model_path), threads)
-    with _SESSIONS_LOCK:
-        if key not in _SESSIONS:
-            import onnxruntime as ort
-
-            options = ort.SessionOptions()
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-            options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-            # Idle worker threads sleep instead of spinning: on 2 shared cores spinning took CPU from the
-            # other thread of the same run (220 chunks: 9.4 s spinning vs 7.6 s; one query: 4.7 vs 2.6 ms).
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            try:
-                _SESSIONS[key] = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
-            except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... types
-                raise OnnxModelError(f"{model_path}: ONNX Runtime cannot load it ({exc})") from exc
-        return _SESSIONS[key]
-
-
 class OnnxEmbeddings(Embeddings):
     """Normalised sentence embeddings from an `export_onnx` folder; session and tokenizer load on first use.
 
@@ -408,32 +372,16 @@ class OnnxEmbeddings(Embeddings):
         if not (self.model_dir / "tokenizer.json").is_file():
             raise OnnxModelError(f"{self.model_dir}: tokenizer.json is missing")
         self.config = _pipeline_config(self.model_dir)
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
-        self.batch_size = batch_size
-        self.threads = threads or default_threads()
-        self.load_seconds: float | None = None  # wall time of the first load(), for start-up budgets
-        self._tokenizer: Any = None
-        self._lock = threading.Lock()
+        self.runner = OnnxRunner(self.model_dir / MODEL_FILE, self.model_dir / "tokenizer.json",
+                                 self.config["max_seq_length"], OUTPUT_NAME, batch_size, threads)
+
+    @property
+    def load_seconds(self) -> float | None:
+        return self.runner.load_seconds
 
     def load(self) -> float:
         """Load the tokenizer and the ONNX session now instead of on first use; returns the seconds taken."""
-        with self._lock:
-            if self._tokenizer is None:
-                started = time.perf_counter()
-                self._session = _session(self.model_dir / MODEL_FILE, self.threads)
-                from tokenizers import Tokenizer
-
-                try:
-                    tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
-                except Exception as exc:  # tokenizers raises a bare Exception on a bad file
-                    raise OnnxModelError(f"{self.model_dir / 'tokenizer.json'}: cannot be loaded ({exc})") from exc
-                tokenizer.enable_truncation(max_length=self.config["max_seq_length"])
-                tokenizer.no_padding()  # padding happens per length-sorted batch below
-                self._inputs = [i.name for i in self._session.get_inputs()]
-                self._tokenizer = tokenizer
-                self.load_seconds = time.perf_counter() - started
-        return self.load_seconds or 0.0
+        return self.runner.load()
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed texts; the result is in the input order."""
@@ -448,42 +396,18 @@ class OnnxEmbeddings(Embeddings):
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.config.get("dimension") or 0), dtype=np.float32)
-        self.load()
         if self.config["do_lower_case"]:
             texts = [t.lower() for t in texts]
-        encodings = self._tokenizer.encode_batch(texts, add_special_tokens=True)
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         out: np.ndarray | None = None
-        for rows in self._batches(order, [len(e.ids) for e in encodings]):
-            vectors = self._run([encodings[i] for i in rows])
+        for rows, tokens, mask in self.runner.run(texts):
+            vectors = self._pool(tokens, mask)
             if out is None:
                 out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
             out[rows] = vectors
         assert out is not None
         return out
 
-    def _batches(self, order: list[int], lengths: list[int]) -> list[list[int]]:
-        """Consecutive rows of the length-sorted order, at most batch_size texts and MAX_BATCH_TOKENS
-        padded tokens each: attention memory grows with the square of the width, and 64 texts of
-        256 tokens took an ingest to 1.6 GB (ONNX Runtime's arena keeps a batch's peak)."""
-        batches: list[list[int]] = []
-        for i in order:  # widths only grow along the order, so the newest row sets the padded width
-            if batches and len(batches[-1]) < self.batch_size and (len(batches[-1]) + 1) * lengths[i] <= MAX_BATCH_TOKENS:
-                batches[-1].append(i)
-            else:
-                batches.append([i])
-        return batches
-
-    def _run(self, encodings: list[Any]) -> np.ndarray:
-        width = max(len(e.ids) for e in encodings)
-        ids = np.zeros((len(encodings), width), dtype=np.int64)
-        mask = np.zeros_like(ids)
-        types = np.zeros_like(ids)
-        for row, enc in enumerate(encodings):
-            n = len(enc.ids)
-            ids[row, :n], mask[row, :n], types[row, :n] = enc.ids, enc.attention_mask, enc.type_ids
-        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        tokens = self._session.run([OUTPUT_NAME], {name: feeds[name] for name in self._inputs})[0]
+    def _pool(self, tokens: np.ndarray, mask: np.ndarray) -> np.ndarray:
         pooling = self.config["pooling"]
         if pooling == "mean":
             weights = mask[..., None].astype(np.float32)
