@@ -3,26 +3,22 @@ question and cites each one. No LLM, so every word of the answer is the articles
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from chatbot.answer import ABSTAIN_TEXT, Answer, Citation, after_attribution, attribution
 from chatbot.presentation import calm_capitals, short_answer, shown
-from chatbot.question import QuestionInfo, mentions_years, satisfies
+from chatbot.question import QuestionInfo
+from chatbot.reader import known_terms, usable_sentences
 from chatbot.retrieval import Retrieved
+from chatbot.sentence_pool import is_statement, key_terms, lexical_scores
 from text.sentences import split_sentences
 from vectorstore.indexes import DerivedIndexes, tokenize
 from vectorstore.records import Passage
 
-_QUESTION_NOISE = set(tokenize([
-    "say said says tell told think call called according report reported news article what who whom whose which "
-    "when where why how did does do doing done is are was were be been being many much about could would should "
-    "might may can will also has have had there their they them this that these those "
-    "me us please give show explain describe summarise summarize know anything something latest"
-])[0])
-_MIN_WORDS = 6
+__all__ = ["Candidate", "compose", "extractive_answer", "is_statement"]
+
 _MAX_SENTENCES = 3
-_PASSAGES_READ = 6
+_PASSAGES_READ = 6  # without the reader: the sentences of the first six passages
 
 
 @dataclass
@@ -33,42 +29,18 @@ class Candidate:
     coverage: float
     score: float
     by_speaker: bool = False
-    prior: float = 0.0  # the hand-tuned score, when the reader scored the candidate
-
-
-def is_statement(sentence: str) -> bool:
-    """A full sentence that asserts something: not a heading, not a question."""
-    text = sentence.strip().rstrip("\"”’)")
-    return len(sentence.split()) >= _MIN_WORDS and bool(re.search(r"[.!…]$", text))
-
-
-def _key_terms(info: QuestionInfo) -> list[str]:
-    return [t for t in dict.fromkeys(tokenize([info.text])[0]) if t not in _QUESTION_NOISE]
-
-
-def _known_terms(info: QuestionInfo, index: DerivedIndexes) -> list[str]:
-    """Key terms some stored article uses; the others cannot tell one sentence from another."""
-    return [t for t in _key_terms(info) if index.doc_freq.get(t)]
-
-
-def _matches(term: str, words: set[str]) -> bool:
-    """Stems match. (Letting one stem extend another, "ukrain"/"ukrainian", was measured: it answered
-    more unanswerable questions and fewer RealTimeQA ones.)"""
-    return term in words
-
-
-def coverage(terms: list[str], sentence_terms: set[str], index: DerivedIndexes) -> float:
-    """The share of the question's weight (IDF) that the sentence carries."""
-    total = sum(index.idf(t) for t in terms)
-    if total == 0:
-        return 0.0
-    return sum(index.idf(t) for t in terms if _matches(t, sentence_terms)) / total
 
 
 def unknown_share(terms: list[str], index: DerivedIndexes) -> float:
     """The share of the question's weight carried by words no stored article uses."""
     total = sum(index.idf(t) for t in terms)
     return sum(index.idf(t) for t in terms if not index.doc_freq.get(t)) / total if total else 1.0
+
+
+def _coverage(terms: list[str], words: set[str], index: DerivedIndexes) -> float:
+    """The share of the question's weight (IDF) that the words carry."""
+    total = sum(index.idf(t) for t in terms)
+    return sum(index.idf(t) for t in terms if t in words) / total if total else 0.0
 
 
 def _sentences_in_context(passage: Passage) -> list[tuple[str, set[str], set[str]]]:
@@ -79,52 +51,37 @@ def _sentences_in_context(passage: Passage) -> list[tuple[str, set[str], set[str
     return [(s, set(w), set(words[i - 1]) if i else set()) for i, (s, w) in enumerate(zip(sentences, words))]
 
 
-def candidates(info: QuestionInfo, retrieved: Retrieved, index: DerivedIndexes) -> list[Candidate]:
-    terms = _known_terms(info, index)
+def lexical_candidates(info: QuestionInfo, retrieved: Retrieved, index: DerivedIndexes) -> list[Candidate]:
+    """Without the reader: the sentences of the first passages by the lexical prefilter's score, a
+    sentence the asked speaker's quote index holds first."""
+    passages = retrieved.passages[:_PASSAGES_READ]
+    sentences = usable_sentences(info, passages)
+    scores, coverage = lexical_scores(known_terms(info.text, index), sentences, index.idf,
+                                      [s.passage for s in sentences])
     speaker_sentences = {q.sentence for q in retrieved.speaker_quotes}
-    seen: set[str] = set()
-    found: list[Candidate] = []
-    for rank, passage in enumerate(retrieved.passages[:_PASSAGES_READ]):
-        if not mentions_years(info, passage):  # "the 2018 World Cup" is not answered from a 2022 story
-            continue
-        title = set(tokenize([passage.title])[0])
-        for sentence, words, before in _sentences_in_context(passage):
-            around = before | title
-            key = sentence.strip()
-            if key in seen or not is_statement(sentence) or not satisfies(info, sentence):
-                continue
-            seen.add(key)
-            cov = coverage(terms, words, index)
-            context = coverage(terms, words | around, index)
-            by_speaker = any(key in s or s in key for s in speaker_sentences)
-            score = (cov + 0.25 * context + 0.1 / (1 + rank)
-                     + (0.6 if by_speaker else 0.0))
-            found.append(Candidate(key, passage, rank, max(cov, 0.8 * context), score, by_speaker))
+    found = []
+    for s, score, cov in zip(sentences, scores, coverage):
+        by_speaker = any(s.text in q or q in s.text for q in speaker_sentences)
+        found.append(Candidate(s.text, passages[s.passage], s.passage, float(cov), float(score) + 0.6 * by_speaker,
+                               by_speaker))
     return sorted(found, key=lambda c: c.score, reverse=True)
 
 
-def read_candidates(info: QuestionInfo, retrieved: Retrieved, index: DerivedIndexes, k: int) -> list[Candidate]:
-    """The reader's scored sentences from the k passages shown, best first, that could answer at all
-    (statements, of the kind asked for, about the year asked for)."""
+def read_candidates(retrieved: Retrieved) -> list[Candidate]:
+    """The sentences the reader scored, most likely first."""
     reading = retrieved.reading
     assert reading is not None
-    rank_of = {p: r for r, p in enumerate(reading.order[:k])}
-    found = []
-    for sentence, score, cov, prior in zip(reading.sentences, reading.scores, reading.coverage, reading.hand_tuned):
-        rank = rank_of.get(sentence.passage)
-        passage = reading.pool[sentence.passage]
-        if rank is None or not is_statement(sentence.text) or not satisfies(info, sentence.text) \
-                or not mentions_years(info, passage):
-            continue
-        found.append(Candidate(sentence.text, passage, rank, float(cov), float(score), prior=float(prior)))
-    return sorted(found, key=lambda c: c.score, reverse=True)
+    rank_of = {p: r for r, p in enumerate(reading.order)}
+    return [Candidate(reading.sentences[i].text, reading.pool[reading.sentences[i].passage],
+                      rank_of[reading.sentences[i].passage], float(reading.coverage[i]), float(reading.scores[i]))
+            for i in reading.read()]
 
 
 def _speaker_candidates(retrieved: Retrieved, index: DerivedIndexes, info: QuestionInfo) -> list[Candidate]:
     """For "what did X say": X's quoted sentences, found in the retrieved passages or the index."""
     by_id = {p.chunk_id: p for p in retrieved.passages}
     speaker_words = set(tokenize([info.speaker or ""])[0])
-    terms = [t for t in _known_terms(info, index) if t not in speaker_words]
+    terms = [t for t in known_terms(info.text, index) if t not in speaker_words]
     out: list[Candidate] = []
     seen: set[str] = set()
     for rank, q in enumerate(retrieved.speaker_quotes):
@@ -134,8 +91,8 @@ def _speaker_candidates(retrieved: Retrieved, index: DerivedIndexes, info: Quest
         seen.add(q.sentence)
         in_context = {s.strip(): (w, around) for s, w, around in _sentences_in_context(passage)}
         words, around = in_context.get(q.sentence.strip(), (set(tokenize([q.sentence])[0]), set()))
-        cov = coverage(terms, words, index) if terms else 1.0
-        context = coverage(terms, words | around, index) if terms else 1.0
+        cov = _coverage(terms, words, index) if terms else 1.0
+        context = _coverage(terms, words | around, index) if terms else 1.0
         out.append(Candidate(q.sentence, passage, rank, cov, 1.0 + cov + 0.5 * context - rank * 0.01, True))
     return sorted(out, key=lambda c: c.score, reverse=True)
 
@@ -147,13 +104,13 @@ def extractive_answer(question: str, info: QuestionInfo, retrieved: Retrieved, i
                       abstained=True)
     if retrieved.reading is not None:
         return _read_answer(question, info, retrieved, index, threshold, unknown_limit)
-    pool = candidates(info, retrieved, index)
+    pool = lexical_candidates(info, retrieved, index)
     if info.is_speaker_question:
         quoted = _speaker_candidates(retrieved, index, info)
         pool = quoted + [c for c in pool if c.sentence not in {q.sentence for q in quoted}]
         if quoted:
             pool[0].coverage = max(pool[0].coverage, threshold)
-    unknown = unknown_share(_key_terms(info), index)
+    unknown = unknown_share(key_terms(info.text), index)
     speaker_found = bool(pool) and pool[0].by_speaker and info.is_speaker_question
     # "Did the rival resolution pass?": a sentence confirms only what it puts in words, so a yes/no
     # question is answered only by sentences that carry every one of its words (none can carry a
@@ -174,33 +131,28 @@ def _joins(score: float, best: float, coverage: float, threshold: float) -> bool
 
 def _read_answer(question: str, info: QuestionInfo, retrieved: Retrieved, index: DerivedIndexes,
                  threshold: float, unknown_limit: float) -> Answer:
-    """The answer from the reader's scores: its best sentence, and up to two more nearly as likely;
-    abstain when even the best is unlikely, or most of the question is words no article uses."""
+    """The answer from the reader's probabilities: its best sentence, and up to two more nearly as
+    likely; abstain when even the best is unlikely, or most of the question is words no article uses."""
     reading = retrieved.reading
     assert reading is not None
-    pool = read_candidates(info, retrieved, index, len(retrieved.passages))
-    unknown = unknown_share(_key_terms(info), index)
+    pool = read_candidates(retrieved)
+    unknown = unknown_share(key_terms(info.text), index)
     if info.is_yes_no:  # as above: a sentence confirms only what it puts in words
         pool = [c for c in pool if c.coverage >= 1.0] if unknown == 0 else []
-    # The coverage line still decides when no sentence carries enough of the question: the reader's
-    # own line, tuned on held-out weeks, abstained on answerable seed questions (see bench/results.md).
-    # …over the passages the hand-tuned path reads: across all 20, some sentence about "capital"
-    # always carries enough of "What is the capital of Australia?".
+    # The coverage line also decides, over the passages the hand-tuned path reads: across all 20, some
+    # sentence about "capital" always carries enough of "What is the capital of Australia?".
     first = {reading.pool[i].chunk_id for i in range(min(_PASSAGES_READ, len(reading.pool)))}
     covered = max((c.coverage for c in pool if c.passage.chunk_id in first), default=0.0)
     if not pool or covered < threshold or pool[0].score < reading.abstain_below or unknown >= unknown_limit:
         return Answer(question, ABSTAIN_TEXT, abstained=True)
-    best, top_prior = pool[0], max(c.prior for c in pool)
-    # A further sentence joins when the reader finds it nearly as likely, or when the hand-tuned scorer
-    # would have added it: asked "How much will the service spend…?", the reader led with the story's
-    # opening sentence and only the hand-tuned rule brought the one with the amount.
-    chosen = [best] + [c for c in pool[1:] if c.score >= reading.compose_ratio * best.score
-                       or _joins(c.prior, top_prior, c.coverage, threshold)]
+    best = pool[0]
+    chosen = [best] + [c for c in pool[1:] if c.score >= reading.compose_ratio * best.score]
     return compose(question, chosen[:_MAX_SENTENCES], info)
 
 
 def compose(question: str, chosen: list[Candidate], info: QuestionInfo | None = None) -> Answer:
-    """"65 [1]" on a line of its own when the best sentence gives the number, date or name asked for,
+    """"65 [1]" on a line of its own when the best sentence gives the number, date or name asked for
+    (and no other sentence quoted gives another),
     then "According to AFP, 24 Feb 2025 (“Headline”), <sentence> [1] <sentence> [2]", one citation each.
     Sentences are shown with shouting capitals calmed and "he said" named; citations stay verbatim."""
     parts: list[str] = []
@@ -214,6 +166,17 @@ def compose(question: str, chosen: list[Candidate], info: QuestionInfo | None = 
             parts.append(f"{attribution(c.passage)} {after_attribution(text)} [{n}]")
         citations.append(Citation.of(n, c.passage, c.sentence))
         last_article = c.passage.article_id
-    lead = short_answer(info, calm_capitals(chosen[0].sentence)) if info is not None and chosen else None
+    lead = _agreed_short_answer(info, chosen) if info is not None else None
     body = " ".join(parts)
     return Answer(question, f"{lead} [1]\n\n{body}" if lead else body, citations)
+
+
+def _agreed_short_answer(info: QuestionInfo, chosen: list[Candidate]) -> str | None:
+    """The best sentence's short answer, unless another sentence of the answer gives a different one."""
+    if not chosen:
+        return None
+    lead = short_answer(info, calm_capitals(chosen[0].sentence))
+    if lead is None:
+        return None
+    others = (short_answer(info, calm_capitals(c.sentence)) for c in chosen[1:])
+    return None if any(o is not None and o.lower() != lead.lower() for o in others) else lead

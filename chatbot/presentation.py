@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import re
 
-from chatbot.question import QuestionInfo
-from chatbot.reader_features import question_type
+from chatbot.question import QuestionInfo, question_type
 from text.names import person_names
 from vectorstore.indexes import tokenize
 from vectorstore.records import Passage

@@ -25,6 +25,33 @@ _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _PRONOUNS = {"he", "she", "him", "her", "his", "hers", "they", "them", "their", "it", "its", "this", "that"}
 
 
+_QT_PATTERNS = [
+    ("number", re.compile(r"\bhow\s+(?:many|much|old|far|long|large|big|high)\b|\bwhat\s+(?:number|percent|percentage|"
+                          r"share|proportion|amount|price|age)\b", re.I)),
+    ("date", re.compile(r"^\s*when\b|\bwhat\s+(?:year|date|day|month|time)\b|\bin\s+what\s+year\b", re.I)),
+    ("place", re.compile(r"\bwhere\b|\b(?:which|what)\s+(?:\w+\s+)?(?:country|countries|city|cities|state|states|"
+                         r"nation|region|island|continent|capital|town|county|province|place)\b", re.I)),
+    ("org", re.compile(r"\b(?:which|what)\s+(?:\w+\s+)?(?:company|companies|firm|team|club|organi[sz]ation|brand|"
+                       r"network|airline|bank|retailer|automaker|agency|group|party|university|band|app|platform|"
+                       r"network|league|school)\b", re.I)),
+    ("who", re.compile(r"^\s*(?:who|whom|whose)\b|\bwho\s+(?:is|was|has|will|won|became)\b|\b(?:which|what)\s+"
+                       r"(?:\w+\s+)?(?:person|people|man|woman|actor|actress|singer|president|leader|player|star|"
+                       r"celebrity|ceo|politician|senator|official|athlete|rapper|musician|director|author|judge|"
+                       r"minister|governor|candidate|coach)\b", re.I)),
+    ("yesno", re.compile(r"^\s*(?:did|does|do|is|are|was|were|has|have|had|will|would|can|could|should)\b", re.I)),
+    ("which", re.compile(r"\bwhich\b", re.I)),
+    ("what", re.compile(r"\bwhat\b", re.I)),
+]
+
+
+def question_type(question: str) -> str:
+    """The kind of answer asked for: who, place, org, number, date, yesno, which, or what."""
+    for name, pattern in _QT_PATTERNS:
+        if pattern.search(question):
+            return name
+    return "what"
+
+
 @dataclass
 class QuestionInfo:
     text: str

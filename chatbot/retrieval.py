@@ -34,6 +34,5 @@ def retrieve(hybrid: HybridRetriever, question: str, k: int = 10, filters: Filte
                           topic=info.topic)
     if reader is None:
         return Retrieved(found.passages, info, found.speaker_quotes, found.speaker_known, found.signals)
-    reading = reader.read(question, found.passages, found.signals, hybrid.index, as_of,
-                          [q.sentence for q in found.speaker_quotes])
+    reading = reader.read(info, found.passages, hybrid.index)
     return Retrieved(reading.passages(k), info, found.speaker_quotes, found.speaker_known, found.signals, reading)

@@ -431,26 +431,26 @@ def prepare_models(
 @app.command("train-reader")
 def train_reader(
     data_dir: Annotated[Path, typer.Argument(help="Week folders, each with questions.jsonl and corpus.jsonl[.gz].")],
-    out: Annotated[Path, typer.Option("--out", help="Folder for reader.json (use it with NEWSBOT_READER_MODEL).")],
-    work: Annotated[Optional[Path], typer.Option("--work", help="Cache of the weeks' stores and candidates.")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the reader (use it with NEWSBOT_READER_MODEL).")],
+    work: Annotated[Optional[Path], typer.Option("--work", help="Pools and checkpoints; a stopped run resumes.")] = None,
     weeks: Annotated[Optional[int], typer.Option("--weeks", help="Only the most recent N weeks.")] = None,
-    dev: Annotated[Optional[Path], typer.Option("--dev", help="Week folders to report final figures on.")] = None,
+    layers: Annotated[int, typer.Option("--layers", help="Transformer layers of MiniLM kept (1-6).")] = 3,
+    epochs: Annotated[int, typer.Option("--epochs", help="Passes over the training questions.")] = 3,
+    fp32: Annotated[bool, typer.Option("--fp32", help="Ship fp32 weights instead of int8.")] = False,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
 ) -> None:
-    """Train the answer reader on past news quizzes; prints its held-out (and --dev) figures."""
-    import logging
+    """Train the neural answer reader on past news quizzes (needs torch); prints its held-out figures."""
+    from newsbot.train_reader import TrainConfig, train
 
-    from newsbot.train_reader import train
-
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if not 1 <= layers <= 6:
+        fail(f"--layers {layers}: MiniLM has 6 layers, keep 1 to 6")
     settings = load_settings()
-    from vectorstore.errors import StoreError
-
     try:
-        train(data_dir, out, work or out / "work", settings, weeks, seed=seed, dev_dir=dev, progress=typer.echo)
-    except (ValueError, OSError, StoreError) as exc:
+        train(data_dir, out, work or out.with_name(f"{out.name}-work"), Path(settings.embedding_model), weeks,
+              cfg=TrainConfig(layers=layers, epochs=epochs, seed=seed), quantize=not fp32, progress=typer.echo)
+    except (ValueError, OSError) as exc:
         fail(str(exc))
-    typer.echo(f"wrote {out / 'reader.json'}")
+    typer.echo(f"wrote {out}")
 
 
 # Commands that only read: once they are done, nothing is left to save, so they end at once

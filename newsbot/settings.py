@@ -67,11 +67,12 @@ class Settings(BaseSettings):
     # or when this share of the question's weight is words no stored article uses (eval-calibrated).
     abstain_threshold: float = 0.3
     abstain_unknown_share: float = 0.75
-    # The learned reader (models/reader/, made by `newsbot train-reader`): re-ranks a pool of passages
-    # by their best sentence and picks the answer. Off: the hand-tuned coverage scorer (for comparison).
-    reader: bool = True
-    reader_model: Path | None = None  # a reader.json of your own; default: the one that ships
-    reader_pool: int = 20  # passages read per question (40 was no more accurate and twice as slow)
+    # The neural reader (models/reader/, made by `newsbot train-reader`): a cross-encoder scores the
+    # prefilter's best sentences of a pool of passages and picks the answer. Off by default: on the
+    # RealTimeQA dev weeks it answered fewer questions right than the lexical scorer (bench/results.md).
+    reader: bool = False
+    reader_model: Path | None = None  # a reader folder of your own; default: the one that ships
+    reader_pool: int = 20  # passages read per question
     reader_promote: int = 1  # passages of the reader's best sentences moved to the front
 
     # web server

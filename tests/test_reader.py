@@ -1,23 +1,19 @@
-"""The learned reader: its features, its shipped weights, the answers it picks, and
+"""The neural reader: its candidates and prefilter, the shipped model, the answers it picks, and
 `newsbot train-reader` end to end on a tiny quiz made from the seed article."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from chatbot.reader_features import FEATURES, PassageView, featurize, question_type
-from models.reader_model import BUNDLED_READER, ReaderModel
+from chatbot.question import question_type
+from chatbot.sentence_pool import key_terms, lexical_scores, pool_sentences, reader_text
+from models.reader_model import BUNDLED_READER, ReaderModel, ReaderUnavailable
 from tests.conftest import SEED_FILE, SEED_TITLE, ok, run_cli, write_jsonl
-
-
-def _features(question: str, *texts: str) -> tuple[list[str], np.ndarray]:
-    passages = [PassageView(t, title="", fused=1.0 / (i + 1)) for i, t in enumerate(texts)]
-    sents, X = featurize(question, passages, lambda t: 1.0, lambda t: True, "2026-01-22")
-    return [s.text for s in sents], X
 
 
 @pytest.mark.parametrize(("question", "kind"), [
@@ -32,59 +28,57 @@ def test_question_types_are_told_apart(question: str, kind: str) -> None:
     assert question_type(question) == kind
 
 
-def test_a_name_the_question_does_not_hold_marks_an_answer_to_who() -> None:
-    texts, X = _features("Who will host this year's Oscars ceremony?",
-                         "Conan O'Brien will host the Oscars ceremony again this year, the academy said.",
-                         "The Oscars ceremony will be held again this year, organisers said.")
-    col = FEATURES.index("who_caps")
-    named = texts.index("Conan O'Brien will host the Oscars ceremony again this year, the academy said.")
-    assert X[named, col] > 0 and X[1 - named, col] == 0  # "Oscars" is the question's own word, not an answer
+def test_a_candidate_is_read_with_its_headline_and_the_sentence_before_it() -> None:
+    sentences = pool_sentences([("Harbour festival draws crowds", "Organisers were pleased. Mayor Ines Calder opened "
+                                 "the festival on Saturday. Stalls sold out.")])
+    opened = next(s for s in sentences if s.text.startswith("Mayor"))
+    assert opened.previous == "Organisers were pleased."
+    assert reader_text(opened, "Harbour festival draws crowds") == \
+        "Mayor Ines Calder opened the festival on Saturday. [SEP] Harbour festival draws crowds [SEP] Organisers were pleased."
 
 
-def test_a_name_several_passages_agree_on_scores_higher_agreement() -> None:
-    texts, X = _features("Which company announced layoffs this week?",
-                         "Amazon announced layoffs of 16,000 staff this week.",
-                         "Amazon said the cuts are part of a broader plan to trim management.",
-                         "Target announced a new store opening this week.")
-    col = FEATURES.index("novel_agree")
-    assert X[texts.index("Amazon announced layoffs of 16,000 staff this week."), col] > \
-        X[texts.index("Target announced a new store opening this week."), col]
+def test_the_prefilter_puts_the_sentence_carrying_the_question_first() -> None:
+    sentences = pool_sentences([("Festival", "The weather was fine all weekend long. Mayor Ines Calder opened the "
+                                 "harbour festival on Saturday.")])
+    scores, coverage = lexical_scores(key_terms("Who opened the harbour festival?"), sentences, lambda t: 1.0)
+    assert sentences[int(np.argmax(scores))].text.startswith("Mayor")
+    assert coverage.max() == pytest.approx(1.0)
 
 
-def test_the_shipped_reader_matches_the_features_newsbot_computes() -> None:
+def test_the_shipped_reader_is_small_documented_and_tells_an_answer_from_a_near_miss() -> None:
     model = ReaderModel.load(BUNDLED_READER)
-    assert model.features == list(FEATURES)
-    assert BUNDLED_READER.stat().st_size < 25 * 1024 * 1024
-    assert (BUNDLED_READER.parent / "MODEL_CARD.md").exists()
-    _, X = _features("Who will host the Oscars?", "Conan O'Brien will host the Oscars, the academy said today.")
-    p = model.probabilities(X)
-    assert p.shape == (1,) and 0.0 < p[0] < 1.0
+    files = [p for p in BUNDLED_READER.iterdir() if p.is_file()]
+    assert sum(p.stat().st_size for p in files) < 30 * 1024 * 1024
+    card = (BUNDLED_READER / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "newsbot train-reader" in card and "Apache-2.0" in card
+    logits = model.logits("Who opened the harbour festival in Portmere?", [
+        "Mayor Ines Calder opened the harbour festival in Portmere on Saturday. [SEP] Harbour festival draws crowds",
+        "The harbour festival in Portmere is held every summer. [SEP] Harbour festival draws crowds",
+    ])
+    assert logits[0] > logits[1]
+    p = model.probabilities(logits, np.array([1.0, 0.6]))
+    assert ((0 < p) & (p < 1)).all()
 
 
-def test_a_reader_saved_and_loaded_scores_the_same(tmp_path: Path) -> None:
-    model = ReaderModel.load(BUNDLED_READER)
-    model.save(tmp_path / "r.json")
-    _, X = _features("Which country abstained?", "Sixty-five countries abstained in the vote on Monday.",
-                     "China abstained, the envoy said on Tuesday.")
-    assert np.allclose(ReaderModel.load(tmp_path / "r.json").probabilities(X), model.probabilities(X))
-
-
-def test_a_broken_reader_file_is_one_line_naming_the_setting(seeded_copy: Path, tmp_path: Path) -> None:
-    bad = tmp_path / "reader.json"
-    bad.write_text("{not json", encoding="utf-8")
+def test_a_reader_folder_without_its_model_is_one_line_naming_the_setting(seeded_copy: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "reader"
+    shutil.copytree(BUNDLED_READER, broken)
+    (broken / "model.onnx").unlink()
+    with pytest.raises(ReaderUnavailable, match="model.onnx is missing"):
+        ReaderModel.load(broken)
     result = run_cli("ask", "How many countries abstained?", data_dir=seeded_copy,
-                     env={"NEWSBOT_READER_MODEL": str(bad)})
+                     env={"NEWSBOT_READER": "true", "NEWSBOT_READER_MODEL": str(broken)})
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
-    assert "NEWSBOT_READER_MODEL" in result.stderr and str(bad) in result.stderr
+    assert "NEWSBOT_READER_MODEL" in result.stderr and str(broken) in result.stderr
 
 
 @pytest.mark.slow
-def test_the_reader_answers_seed_questions_and_can_be_turned_off(seeded_copy: Path) -> None:
+def test_the_reader_answers_seed_questions_when_turned_on(seeded_copy: Path) -> None:
     on = json.loads(ok(run_cli("ask", "How many countries abstained in the UN vote on Ukraine?", "--json",
-                              data_dir=seeded_copy)).stdout)
+                              data_dir=seeded_copy, env={"NEWSBOT_READER": "true"})).stdout)
     off = json.loads(ok(run_cli("ask", "How many countries abstained in the UN vote on Ukraine?", "--json",
-                               data_dir=seeded_copy, env={"NEWSBOT_READER": "false"})).stdout)
+                               data_dir=seeded_copy)).stdout)
     for answer in (on, off):
         assert not answer["abstained"] and "65" in answer["answer"]
         assert "65" in answer["citations"][0]["quote"]
@@ -94,9 +88,9 @@ def _quiz_week(folder: Path, day: str, seed_text: str) -> None:
     folder.mkdir(parents=True)
     pages = [
         {"title": SEED_TITLE, "body": seed_text, "url": f"https://example.org/{day}/un", "published_at": day,
-         "source": "AFP"},
+         "source": "AFP", "question_ids": [f"{day}_0", f"{day}_2"]},
         {"title": "Harbour festival draws crowds", "url": f"https://example.org/{day}/harbour", "published_at": day,
-         "source": "Coast Courier",
+         "source": "Coast Courier", "question_ids": [f"{day}_1"],
          "body": "The harbour festival drew thousands of visitors to Portmere on Saturday. Organisers said the "
                  "regatta was the largest in a decade. Mayor Ines Calder opened the festival with a speech about "
                  "the town's fishing history. Food stalls sold out by the afternoon, vendors said."},
@@ -121,17 +115,21 @@ def test_train_reader_learns_from_quiz_weeks_and_newsbot_answers_with_it(tmp_pat
     data = tmp_path / "quizzes"
     for day in ("2025-02-10", "2025-02-17", "2025-02-24"):
         _quiz_week(data / day.replace("-", ""), day, seed_text)
-    out = tmp_path / "reader"
-    result = ok(run_cli("train-reader", data, "--out", out, "--seed", "1"))
-    assert "held-out weeks 20250224" in result.stdout and "accuracy" in result.stdout
-    model = ReaderModel.load(out / "reader.json")
-    assert model.features == list(FEATURES) and model.meta and model.meta["questions"] == 6
-    again = ok(run_cli("train-reader", data, "--out", tmp_path / "again", "--work", out / "work", "--seed", "1"))
-    assert "week 20250224 ready" in again.stdout
-    assert json.loads((tmp_path / "again" / "reader.json").read_text())["layers"] == \
-        json.loads((out / "reader.json").read_text())["layers"]  # seeded, and the cached weeks give the same data
+    out, work = tmp_path / "reader", tmp_path / "work"
+    result = ok(run_cli("train-reader", data, "--out", out, "--work", work, "--layers", "1", "--epochs", "1",
+                        "--seed", "1", timeout=900))
+    assert "held-out weeks 20250224" in result.stdout and "reader_top_right" in result.stdout
+    model = ReaderModel.load(out)
+    assert model.meta["questions"] == 6 and model.meta["config"]["layers"] == 1
+    assert (out / "MODEL_CARD.md").exists() and (out / "model.onnx").exists()
+    # a second run with the same work folder reuses the pools and the finished training
+    again = ok(run_cli("train-reader", data, "--out", tmp_path / "again", "--work", work, "--layers", "1",
+                       "--epochs", "1", "--seed", "1", timeout=900))
+    assert "resumed at step" in again.stdout
+    assert json.loads((tmp_path / "again" / "reader.json").read_text())["calibration"] == \
+        json.loads((out / "reader.json").read_text())["calibration"]
     answer = json.loads(ok(run_cli("ask", "Who opened the harbour festival?", "--json", data_dir=seeded_copy,
-                                   env={"NEWSBOT_READER_MODEL": str(out / "reader.json")})).stdout)
+                                   env={"NEWSBOT_READER": "true", "NEWSBOT_READER_MODEL": str(out)})).stdout)
     assert answer["abstained"]  # the seed store has no festival: the new reader does not invent one
 
 
@@ -139,3 +137,8 @@ def test_train_reader_names_a_folder_without_weeks(tmp_path: Path) -> None:
     result = run_cli("train-reader", tmp_path, "--out", tmp_path / "out")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"{tmp_path}: no week folders" in result.stderr
+
+
+def test_train_reader_refuses_a_layer_count_minilm_does_not_have(tmp_path: Path) -> None:
+    result = run_cli("train-reader", tmp_path, "--out", tmp_path / "out", "--layers", "9")
+    assert result.returncode == 1 and "--layers 9" in result.stderr
