@@ -25,7 +25,7 @@ __all__ = ["Reader", "Reading", "ReaderUnavailable", "known_terms", "usable_sent
 class Reading:
     pool: list[Passage]  # the passages read, in retrieval order
     sentences: list[PoolSentence]  # the usable ones (PoolSentence.passage indexes into pool)
-    lexical: np.ndarray  # per sentence: the prefilter's score
+    lexical: np.ndarray  # per sentence: the prefilter's score (what picked the sentences read)
     coverage: np.ndarray  # per sentence: the share of the question it (or, 0.8-weighted, its context) carries
     scores: np.ndarray  # per sentence: the reader's probability that it answers; -1 where it was not read
     order: list[int]  # pool indexes, best passage first

@@ -37,6 +37,8 @@ class NewsBot:
         """Load the model and the indexes now rather than on the first question."""
         self.embedder.embed_query("warm up")
         _ = self.retriever.index
+        if self.reader is not None:
+            self.reader.model.load_now()
 
     def retrieve(self, question: str, k: int | None = None, filters: Filters | None = None,
                  as_of: str | None = None) -> Retrieved:
