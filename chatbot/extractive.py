@@ -10,12 +10,12 @@ from chatbot.presentation import calm_capitals, short_answer, shown
 from chatbot.question import QuestionInfo
 from chatbot.reader import known_terms, usable_sentences
 from chatbot.retrieval import Retrieved
-from chatbot.sentence_pool import is_statement, key_terms, lexical_scores
+from chatbot.sentence_pool import key_terms, lexical_scores
 from text.sentences import split_sentences
 from vectorstore.indexes import DerivedIndexes, tokenize
 from vectorstore.records import Passage
 
-__all__ = ["Candidate", "compose", "extractive_answer", "is_statement"]
+__all__ = ["Candidate", "compose", "extractive_answer"]
 
 _MAX_SENTENCES = 3
 _PASSAGES_READ = 6  # without the reader: the sentences of the first six passages
