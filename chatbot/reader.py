@@ -1,7 +1,7 @@
 """The reader: every sentence of the retrieved passages is a candidate; a lexical prefilter (the
 share of the question's weight a sentence and its context carry) picks the few the neural
 cross-encoder newsbot trained on past news quizzes reads, and its calibrated probabilities pick the
-answer, decide whether to abstain, and move the best sentence's passage first."""
+answer and move the best sentence's passage first (the answerer's coverage line decides abstaining)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ __all__ = ["Reader", "Reading", "ReaderUnavailable", "known_terms", "usable_sent
 class Reading:
     pool: list[Passage]  # the passages read, in retrieval order
     sentences: list[PoolSentence]  # the usable ones (PoolSentence.passage indexes into pool)
-    lexical: np.ndarray  # per sentence: the prefilter's score (what picked the sentences read)
     coverage: np.ndarray  # per sentence: the share of the question it (or, 0.8-weighted, its context) carries
     scores: np.ndarray  # per sentence: the reader's probability that it answers; -1 where it was not read
     order: list[int]  # pool indexes, best passage first
@@ -80,5 +79,5 @@ class Reader:
         best = [sentences[i].passage for i in np.argsort(-scores, kind="stable")[:self.promote] if scores[i] >= 0]
         lead = list(dict.fromkeys(best))
         order = lead + [i for i in range(len(passages)) if i not in lead]
-        return Reading(passages, sentences, lexical, coverage, scores, order, self.model.abstain_below,
+        return Reading(passages, sentences, coverage, scores, order, self.model.abstain_below,
                        self.model.compose_ratio)

@@ -2,8 +2,8 @@
 ONNX Runtime with `tokenizers` like the embedder (models.onnx_runner), no torch at query time.
 
 A reader folder holds `reader.json` (how to read: input length, how many candidates to score, the
-calibration of the logit and the answer/abstain lines tuned on held-out weeks, and what it was
-trained on), `model.onnx` and `tokenizer.json`. The one that ships is models/reader/, made by
+calibration of the logit and the compose ratio tuned on held-out weeks, and what it was trained
+on), `model.onnx` and `tokenizer.json`. The one that ships is models/reader/, made by
 `newsbot train-reader` (see the model card beside it)."""
 
 from __future__ import annotations
@@ -77,9 +77,8 @@ class ReaderModel:
     def runner(self) -> OnnxRunner:
         if self._runner is None:
             try:
-                self._runner = OnnxRunner(self.folder / self.model_file, self.folder / self.tokenizer_file, self.max_length,
-                                          "logits", batch_size=64,
-                                          threads=self.threads, pairs=True)
+                self._runner = OnnxRunner(self.folder / self.model_file, self.folder / self.tokenizer_file,
+                                          self.max_length, "logits", batch_size=64, threads=self.threads, pairs=True)
             except OnnxModelError as exc:
                 raise ReaderUnavailable(str(exc)) from exc
         return self._runner

@@ -3,7 +3,7 @@
 Week folders in the RealTimeQA layout (newsbot.training.quiz_weeks) give each question a pool of
 pages and labelled candidate sentences; a MiniLM cross-encoder is fine-tuned on all but the most
 recent weeks (newsbot.training.cross_encoder), exported to ONNX (int8), and its probability
-calibrated, its answer and abstain lines tuned, on those held-out weeks."""
+calibrated and its compose ratio tuned on those held-out weeks."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ import numpy as np
 
 from models.reader_model import ReaderModel
 from newsbot.training.cross_encoder import TrainConfig, export_onnx, fine_tune, measure
+from newsbot.training.quiz_weeks import QuizQuestion, load_weeks, week_dirs
 
 __all__ = ["TrainConfig", "train"]
-from newsbot.training.quiz_weeks import QuizQuestion, load_weeks, week_dirs
 
 _RATIOS = (1.01, 0.95, 0.9, 0.8, 0.7)
 

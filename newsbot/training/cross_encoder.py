@@ -8,7 +8,6 @@ torch and transformers are imported here only; the query path runs the ONNX expo
 from __future__ import annotations
 
 import json
-import logging
 import math
 import random
 import shutil
@@ -20,9 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from newsbot.training.quiz_weeks import NEGATIVE, Candidate, QuizQuestion
-
-log = logging.getLogger("newsbot.train_reader")
+from newsbot.training.quiz_weeks import NEGATIVE, POSITIVE, Candidate, QuizQuestion
 
 
 @dataclass
@@ -76,7 +73,7 @@ def _scorer_class() -> Any:
 
 def load_base(base: Path, layers: int | None = None) -> tuple[Any, Any]:
     """(tokenizer, scorer) from a sentence-transformers folder (the first `layers` transformer layers and a
-    new head) or from a folder `save_scorer` wrote (layers=None)."""
+    new head) or from a folder `_save_pretrained` wrote (layers=None)."""
     import torch
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
@@ -145,7 +142,7 @@ def measure(questions: Sequence[QuizQuestion], scorer: Callable[[list[tuple[str,
         best = cands[int(order[0])]
         right += q.right(f"{best.title} {best.sentence}")
         base += q.right(f"{cands[0].title} {cands[0].sentence}")
-        ranks = [r for r, i in enumerate(order) if cands[int(i)].label == 1]
+        ranks = [r for r, i in enumerate(order) if cands[int(i)].label == POSITIVE]
         if ranks:
             n_pos += 1
             rr += 1 / (1 + ranks[0])
