@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["bench.ingest", "bench.realtimeqa", "bench.latency", "bench.serve_load", "bench.soak", "bench.injection",
-           "bench.stream_ttfs"]
+SCRIPTS = ["bench.ingest", "bench.realtimeqa", "bench.latency", "bench.lexical_engines", "bench.serve_load",
+           "bench.soak", "bench.injection", "bench.stream_ttfs"]
 
 
 def main() -> None:

@@ -85,7 +85,7 @@ def _speaker_candidates(retrieved: Retrieved, index: DerivedIndexes, info: Quest
     out: list[Candidate] = []
     seen: set[str] = set()
     for rank, q in enumerate(retrieved.speaker_quotes):
-        passage = by_id.get(index.ids[q.row])
+        passage = by_id.get(q.chunk_id)
         if passage is None or q.sentence in seen or q.sentence not in passage.text:
             continue
         seen.add(q.sentence)

@@ -24,8 +24,9 @@ def _sentences(text: str) -> list[str]:
 class NewsBot:
     def __init__(self, settings: Any, store: NewsStore | None = None, embedder: NewsEmbeddings | None = None) -> None:
         self.settings = settings
-        embedder = embedder or NewsEmbeddings.from_settings(settings)
         self.store = store or NewsStore.from_settings(settings)
+        # questions are embedded as the store's chunks were (int8 or fp32 weights)
+        embedder = (embedder or NewsEmbeddings.from_settings(settings)).matching(self.store.embedded_with())
         self.embedder = embedder
         # The same path NewsRetriever runs, built without LangChain's VectorStore: importing that class
         # (runnables, tracers, langsmith) cost ~0.3 s of every cold answer.

@@ -1,8 +1,15 @@
-"""The ingest run: load → article → chunks + quotes → embed in batches → store."""
+"""The ingest run: load → article → chunks + quotes → embed in batches → store.
+
+Loading, cleaning and chunking run in a thread of their own, a few documents ahead of the
+embedding: ONNX Runtime lets go of the GIL while it encodes, so the next pages are read meanwhile.
+Classifying and writing stay in the calling thread, in order, so a killed run leaves what a
+sequential one would."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +25,8 @@ from vectorstore.records import Article, Chunk, Quote
 from vectorstore.store import NewsStore
 
 _FLUSH_CHUNKS = 256
+_READ_AHEAD = 64  # documents prepared ahead of the embedding
+_DONE = object()
 
 
 @dataclass
@@ -62,7 +71,7 @@ class Ingestor:
     def __init__(self, settings: Any, store: NewsStore, embedder: NewsEmbeddings) -> None:
         self.settings = settings
         self.store = store
-        self.embedder = embedder
+        self.embedder = embedder.matching(store.embedded_with())  # one store, one kind of vector
         self.encoding = get_encoding(settings.tokenizer)
 
     def prepare(self, raw: RawDoc) -> Prepared:
@@ -84,37 +93,67 @@ class Ingestor:
                               UrlPolicy.from_settings(s))
         return self.ingest_docs(loaded, on_item)
 
+    def _prepared(self, item: RawDoc | Failure) -> Prepared | Failure:
+        if isinstance(item, Failure):
+            return item
+        try:
+            return self.prepare(item)
+        except IngestError as exc:
+            return Failure(item.origin, str(exc))
+        except (ValueError, TypeError, LookupError, RecursionError, MemoryError) as exc:
+            # a parser (trafilatura, lxml, dateparser) choking on one page must not lose the batch
+            return Failure(item.origin, f"could not be read ({type(exc).__name__}: {exc})")
+
+    def _read_ahead(self, loaded: Iterable[RawDoc | Failure]) -> Iterator[tuple[str, Prepared | Failure]]:
+        """(origin, prepared document or failure) in the order loaded, prepared in a thread ahead."""
+        ready: queue.Queue[Any] = queue.Queue(maxsize=_READ_AHEAD)
+        stop = threading.Event()
+
+        def put(value: Any) -> bool:
+            while not stop.is_set():
+                try:
+                    ready.put(value, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def produce() -> None:
+            try:
+                for item in loaded:
+                    if not put((item.origin, self._prepared(item))):
+                        return
+                put(_DONE)
+            except BaseException as exc:  # handed to the caller's thread, raised there
+                put(exc)
+
+        worker = threading.Thread(target=produce, name="ingest-read", daemon=True)
+        worker.start()
+        try:
+            while (value := ready.get()) is not _DONE:
+                if isinstance(value, BaseException):
+                    raise value
+                yield value
+        finally:
+            stop.set()
+            worker.join()
+
     def ingest_docs(self, loaded: Iterable[RawDoc | Failure], on_item: Callable[[str], None] | None = None) -> IngestSummary:
         summary = IngestSummary()
         pending: dict[str, Prepared] = {}
         pending_hashes: dict[str, str] = {}
-        bumped = False
-        for item in loaded:
+        for origin, prepared in self._read_ahead(loaded):
             if on_item:
-                on_item(item.origin)
-            if isinstance(item, Failure):
-                summary.failures.append(item)
-                continue
-            try:
-                prepared = self.prepare(item)
-            except IngestError as exc:
-                summary.failures.append(Failure(item.origin, str(exc)))
-                continue
-            except (ValueError, TypeError, LookupError, RecursionError, MemoryError) as exc:
-                # a parser (trafilatura, lxml, dateparser) choking on one page must not lose the batch
-                summary.failures.append(Failure(item.origin, f"could not be read ({type(exc).__name__}: {exc})"))
+                on_item(origin)
+            if isinstance(prepared, Failure):
+                summary.failures.append(prepared)
                 continue
             if not self._classify(prepared, pending, pending_hashes, summary):
                 continue
-            if not bumped:
-                self.store.bump_generation()  # derived indexes are stale from the first write on
-                bumped = True
             if sum(len(p.chunks) for p in pending.values()) >= _FLUSH_CHUNKS:
                 self._flush(pending, summary)
                 pending_hashes.clear()
         self._flush(pending, summary)
-        if bumped:
-            self.store.bump_generation()
         return summary
 
     def _classify(self, p: Prepared, pending: dict[str, Prepared], pending_hashes: dict[str, str],
@@ -141,7 +180,6 @@ class Ingestor:
             stored = self.store.article(twin)
             if a.source and stored and a.source not in stored.sources:
                 self.store.add_source(twin, a.source)
-                self.store.bump_generation()
                 summary.merged += 1
             else:
                 summary.unchanged += 1
@@ -155,6 +193,7 @@ class Ingestor:
         if not pending:
             return
         items = list(pending.values())
+        self.store.record_embedder(self.embedder.precision)
         texts = [embedding_text(p.article, c) for p in items for c in p.chunks]
         vectors = self.embedder.embed_documents(texts)
         batch, offset = [], 0

@@ -32,7 +32,8 @@ MODEL_FILE = "model.onnx"
 MANIFEST_FILE = "manifest.json"
 # Bump when the export changes shape or contents, so caches made by older code are not reused.
 # 2: traced with eager attention (the SDPA graph of version 1 was 1.4x slower on the same vectors).
-EXPORT_VERSION = 2
+# 3: int8 is quantised after ONNX Runtime's BERT fusions (QAttention), ~10% faster than quantising the plain graph.
+EXPORT_VERSION = 3
 OUTPUT_NAME = "token_embeddings"
 # The files of a sentence-transformers folder that decide what an export contains.
 _KEY_FILES = ("config.json", "modules.json", "sentence_bert_config.json", "tokenizer.json", "tokenizer_config.json",
@@ -188,10 +189,7 @@ def _export_into(model_dir: Path, work: Path, quantize: bool) -> dict[str, Any]:
                           opset_version=17, do_constant_folding=True)
     _check_export(wrapper, fp32_path, torch, int(model.config.vocab_size))
     if quantize:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        # Per-channel weights: on MiniLM per-tensor int8 drops the min cosine to fp32 to ~0.88, per-channel ~0.97.
-        quantize_dynamic(str(fp32_path), str(work / MODEL_FILE), weight_type=QuantType.QInt8, per_channel=True)
+        _quantize(fp32_path, work / MODEL_FILE, int(model.config.num_attention_heads), int(model.config.hidden_size))
         fp32_path.unlink()
     for name in ("tokenizer.json", "sentence_bert_config.json", "modules.json", "config.json"):
         shutil.copy2(model_dir / name, work / name)
@@ -202,6 +200,23 @@ def _export_into(model_dir: Path, work: Path, quantize: bool) -> dict[str, Any]:
             "content_sha256": _content_hash(model_dir, quantize), "quantized": quantize, "model_file": MODEL_FILE,
             "onnx_bytes": (work / MODEL_FILE).stat().st_size, "export_seconds": round(time.perf_counter() - started, 2),
             "torch": torch.__version__, **config}
+
+
+def _quantize(fp32_path: Path, out: Path, heads: int, hidden: int) -> None:
+    """int8 weights, quantised after fusing attention, layer norms and GELU into ONNX Runtime's BERT
+    operators, so the attention runs as one quantised QAttention (the session fuses an fp32 graph by
+    itself, but not one whose MatMuls are already quantised)."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    fused_path = fp32_path.with_name("model_fused.onnx")
+    optimize_model(str(fp32_path), model_type="bert", num_heads=heads, hidden_size=hidden,
+                   opt_level=1).save_model_to_file(str(fused_path))
+    # Per-channel weights: on MiniLM per-tensor int8 drops the min cosine to fp32 to ~0.88, per-channel ~0.97.
+    quantize_dynamic(str(fused_path), str(out), weight_type=QuantType.QInt8, per_channel=True,
+                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})  # for the fused ops' outputs
+    fused_path.unlink()
 
 
 def _check_export(wrapper: Any, onnx_path: Path, torch: Any, vocab_size: int) -> None:

@@ -118,6 +118,21 @@ def stats(data_dir: DataDir = None, as_json: AsJson = False) -> None:
         typer.echo(f"{key:>10}: {', '.join(map(str, value)) if isinstance(value, list) else value}")
 
 
+@app.command()
+def reindex(data_dir: DataDir = None, as_json: AsJson = False) -> None:
+    """Rebuild the BM25 and quote indexes from the store (the repair path; writes keep them in step)."""
+    import time
+
+    from vectorstore import indexes
+
+    store = open_store(_settings(data_dir))
+    started = time.perf_counter()
+    index = indexes.build(store, store.index_dir)
+    result = {"chunks": index.n_chunks, "articles": index.n_articles, "seconds": round(time.perf_counter() - started, 1)}
+    typer.echo(json.dumps(result) if as_json else
+               f"reindexed {result['chunks']} chunks of {result['articles']} articles in {result['seconds']} s")
+
+
 @app.command("list")
 def list_articles(data_dir: DataDir = None, as_json: AsJson = False) -> None:
     """One line per stored article."""
@@ -207,7 +222,7 @@ def delete(
         counts = {art.id: art.n_chunks for art in targets}
         for art in targets:
             typer.echo(f"would delete {art.id} ({art.n_chunks} chunks)  {art.title}")
-    else:  # one look-up, one delete per batch of whole articles, one generation bump: indexes follow
+    else:  # one look-up, one delete per batch of whole articles, tombstones first: indexes follow
         counts = store.delete_articles(ids or [art.id for art in targets])
         for article_id, removed in counts.items():
             typer.echo(f"deleted {article_id} ({removed} chunks)")
@@ -412,7 +427,8 @@ def mcp(
 
 @app.command("prepare-models")
 def prepare_models(
-    int8: Annotated[bool, typer.Option("--int8", help="Also make the int8 export (NEWSBOT_ONNX_QUANTIZE).")] = False,
+    int8: Annotated[bool, typer.Option("--int8", help="Also make the int8 export (NEWSBOT_ONNX_QUANTIZE=true).")] = False,
+    fp32: Annotated[bool, typer.Option("--fp32", help="Also make the fp32 export (NEWSBOT_ONNX_QUANTIZE=false).")] = False,
 ) -> None:
     """Export the embedding model to ONNX now (`make install` runs this; otherwise the first use does)."""
     from models.embeddings import NewsEmbeddings
@@ -421,7 +437,8 @@ def prepare_models(
     if settings.embedding_backend != "onnx":
         typer.echo(f"embedding_backend is {settings.embedding_backend!r}: nothing to export")
         return
-    for quantize in sorted({settings.onnx_quantize, int8}):
+    wanted = {settings.onnx_quantize} | ({True} if int8 else set()) | ({False} if fp32 else set())
+    for quantize in sorted(wanted):
         embedder = NewsEmbeddings(settings.embedding_model, settings.embedding_batch_size, backend="onnx",
                                   cache_dir=settings.onnx_cache_dir, quantize=quantize)
         embedder.load()

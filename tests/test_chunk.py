@@ -155,7 +155,9 @@ def test_the_embedded_text_carries_title_and_date_but_the_stored_passage_does_no
     assert with_context.startswith(chunk.title) and "2025-02-24" in with_context.splitlines()[0]
     vector = np.asarray(stored["embeddings"][0])
     expected, bare = (np.asarray(v) for v in embedder.embed_documents([with_context, chunk.text]))
-    assert float(vector @ expected) > 0.999
+    # int8 weights (the default) quantise each batch's activations with its own scale: the same text
+    # embedded in another batch comes out cosine ~0.996 to the stored vector, not 0.9999
+    assert float(vector @ expected) > 0.99
     assert float(vector @ bare) < float(vector @ expected) - 0.01
     assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-3  # normalised
 

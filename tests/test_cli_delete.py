@@ -58,13 +58,15 @@ def derived_indexes(data_dir: Path) -> dict[str, Any]:
     from vectorstore.store import NewsStore
 
     settings = load_settings(data_dir=data_dir)
-    saved = json.loads((settings.index_dir / "stamp.json").read_text())
+    version = (settings.index_dir / "current").read_text()
+    saved = json.loads((settings.index_dir / version / "state.json").read_text())
     store = NewsStore.from_settings(settings)
     try:
         index = indexes.load(store, settings.index_dir)
         lexical = index.lexical_scores("Quennell Elsey")
         top = str(index.metas[int(lexical.argmax())]["article_id"]) if lexical.max() > 0 else None
-        return {"saved_is_current": saved == index.stamp, "articles": {str(m["article_id"]) for m in index.metas},
+        return {"saved_is_current": saved["generation"] == index.stamp["generation"],
+                "articles": {str(m["article_id"]) for m in index.metas},
                 "speakers": set(index.quotes), "bm25_top": top}
     finally:
         release_store_lock(settings.data_dir)

@@ -12,6 +12,7 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from chatbot.retrieval import Filters, HybridRetriever
@@ -333,27 +334,31 @@ def test_lexical_index_follows_ingests_and_deletes_and_survives_restart(open_sto
     handle = open_store()
     handle.ingest(SEED_FILE)
     bot = handle.bot()
-    bot.retriever.refresh_s = 0  # check freshness on every question (a server re-checks every 2 s)
     assert bot.retrieve("Nebenzia step in the right direction", 3).passages[0].text.count("Nebenzia")
 
     rare = {"title": "Quillfeather trawler impounded", "body": story("Quillfeather Sound", 8),
             "url": "https://gazette.example/quill", "source": "Harbour Gazette"}
     handle.ingest(write_jsonl(tmp_path / "rare.jsonl", [rare]))
+    bot.retriever.catch_up()  # what a server's retriever does by itself within a second
+    assert bot.retriever.index.lexical_scores("Quillfeather").max() > 0
     top = bot.retrieve("Quillfeather", 3).passages
     assert top and "Quillfeather" in top[0].text
     rare_id = top[0].article_id
 
     assert handle.store.delete_article(rare_id) > 0
+    bot.retriever.catch_up()
     after = bot.retrieve("Quillfeather", 5).passages
     assert rare_id not in {p.article_id for p in after}
     assert float(bot.retriever.index.lexical_scores("Quillfeather").max(initial=0.0)) == 0.0
+    assert not bot.retriever.index.doc_freq.get("quillfeath")  # the word is unknown again, not just unranked
 
-    # restart: a new retriever reads the saved index (no rebuild) and sees the same collection
-    saved = handle.settings.index_dir / "stamp.json"
-    stamp, mtime = json.loads(saved.read_text()), saved.stat().st_mtime_ns
+    # restart: a new retriever reads the saved index (nothing re-indexed) and sees the same collection
+    version = (handle.settings.index_dir / "current").read_text()
+    segments = handle.settings.index_dir / version / "tantivy" / "meta.json"
+    mtime = segments.stat().st_mtime_ns
     fresh = HybridRetriever(handle.store, handle.embedder, index_dir=handle.settings.index_dir)
-    assert fresh.index.stamp == stamp and set(fresh.index.ids) == set(handle.chunks())
-    assert saved.stat().st_mtime_ns == mtime
+    assert set(fresh.index.ids) == set(handle.chunks())
+    assert (handle.settings.index_dir / "current").read_text() == version and segments.stat().st_mtime_ns == mtime
 
     # and a real restart: another process, the CLI, on the same folder
     handle.release()
@@ -374,3 +379,35 @@ def test_a_stale_saved_index_is_rebuilt(open_store, tmp_path: Path) -> None:
     reloaded = indexes.load(handle.store, index_dir)
     assert set(reloaded.ids) == set(handle.chunks())
     assert reloaded.lexical_scores("Quillfeather").max() > 0
+
+
+# -- the precision of the vectors -----------------------------------------------------------------
+
+def test_a_store_keeps_the_precision_it_was_filled_with(tmp_path: Path) -> None:
+    """int8 weights are the default for new stores; a store filled with fp32 vectors (as every store
+    was before) is asked and added to with fp32 ones, so its recall stays what it was."""
+    from chatbot.service import NewsBot
+    from ingest.pipeline import embedding_text
+    from models.embeddings import NewsEmbeddings
+    from newsbot.settings import load_settings
+    from vectorstore.lock import release_store_lock
+    from vectorstore.records import Article, Chunk
+
+    data_dir = tmp_path / "data"
+    ok(run_cli("ingest", SEED_FILE, data_dir=data_dir, env={"NEWSBOT_ONNX_QUANTIZE": "false"}))
+    rare = {"title": "Quillfeather trawler impounded", "body": story("Quillfeather Sound", 4), "source": "Gazette"}
+    ok(run_cli("ingest", write_jsonl(tmp_path / "rare.jsonl", [rare]), data_dir=data_dir))  # the default: int8
+    settings = load_settings(data_dir=data_dir)
+    assert settings.onnx_quantize
+    bot = NewsBot(settings)
+    try:
+        assert bot.store.embedded_with() == "fp32" and bot.embedder.precision == "fp32"
+        got = bot.store.collection.get(include=["documents", "metadatas", "embeddings"])
+        texts = [embedding_text(Article("", m["title"], "", published=m.get("published")), Chunk("", "", 0, d, 0, 0, 0))
+                 for d, m in zip(got["documents"], got["metadatas"])]
+        fp32 = np.asarray(NewsEmbeddings(settings.embedding_model, quantize=False).embed_documents(texts))
+        cosines = (fp32 * np.asarray(got["embeddings"])).sum(axis=1)
+        assert cosines.min() > 0.9999, cosines.min()  # int8 vectors are 0.98-0.99 from fp32 ones
+        assert "Quillfeather" in bot.retrieve("Quillfeather trawler", 3).passages[0].text
+    finally:
+        release_store_lock(data_dir)

@@ -5,19 +5,23 @@ The one retrieval path: the chatbot, `NewsRetriever` (LangChain) and the eval al
 
 from __future__ import annotations
 
+import atexit
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from vectorstore import indexes
-from vectorstore.indexes import DerivedIndexes, QuoteEntry
+from vectorstore.index_keeper import IndexKeeper
+from vectorstore.indexes import DerivedIndexes, Hit, QuoteEntry
 from vectorstore.records import Passage
 from vectorstore.store import NewsStore, day_number, passage_from
+
+log = logging.getLogger(__name__)
 
 RRF_K = 60
 _CANDIDATES = 60
@@ -77,32 +81,81 @@ class Found:
 
 
 class HybridRetriever:
-    """Owns the derived indexes and keeps them in step with the collection."""
+    """Owns the derived indexes and keeps them in step with the collection.
+
+    A question reads the snapshot in use; catching up with writes happens beside it (in a
+    background thread at most every `refresh_s`, or in the writer's thread through `catch_up`)
+    and swaps the next snapshot in, so no question waits for a write."""
 
     def __init__(self, store: NewsStore, embedder: Embeddings, max_per_article: int = 3,
-                 index_dir: Any = None, refresh_s: float = 2.0) -> None:
+                 index_dir: Any = None, refresh_s: float = 1.0) -> None:
         self.store = store
         self.embedder = embedder
         self.max_per_article = max_per_article
         self.index_dir = index_dir
         self.refresh_s = refresh_s
+        self.keeper = IndexKeeper(store, index_dir)
         self._index: DerivedIndexes | None = None
-        self._lock = threading.Lock()
+        self._opening = threading.Lock()
+        self._refreshing = threading.Lock()
+        self._checked = 0.0
+        self._stop = threading.Event()
+        self._follower: threading.Thread | None = None
 
     @property
     def index(self) -> DerivedIndexes:
-        with self._lock:
-            now = time.monotonic()
-            if self._index is None:
-                self._index = indexes.load(self.store, self.index_dir)
-            elif now - self._index.checked_at > self.refresh_s:
-                self._index.checked_at = now
-                if not indexes.is_fresh(self._index, self.store):
-                    self._index = indexes.load(self.store, self.index_dir)
+        index = self._index
+        if index is None:
+            with self._opening:
+                if self._index is None:
+                    self._index = self.keeper.open()
+                    self._checked = time.monotonic()
+                return self._index
+        if self._follower is None and time.monotonic() - self._checked > self.refresh_s \
+                and not self._refreshing.locked():
+            self._checked = time.monotonic()
+            threading.Thread(target=self.refresh, name="index-refresh").start()
+        return index
+
+    def refresh(self) -> None:
+        """Catch up with the collection once, unless a catch-up is already running; never raises."""
+        if not self._refreshing.acquire(blocking=False):
+            return
+        try:
+            self._index = self.keeper.refresh() or self._index
+        except Exception:  # the store may be away for a moment: keep answering from the snapshot held
+            log.exception("catching up with the collection failed; answering from the index held")
+        finally:
+            self._refreshing.release()
+
+    def catch_up(self) -> DerivedIndexes:
+        """Apply every write made so far, now (for the process that just wrote)."""
+        with self._opening:
+            self._index = self.keeper.catch_up()
             return self._index
 
+    def follow(self, every_s: float | None = None) -> None:
+        """Keep in step in a background thread, questions or none (a server does)."""
+        if self._follower is not None:
+            return
+        interval = every_s or self.refresh_s
+
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                self.refresh()
+
+        self._follower = threading.Thread(target=loop, name="index-follow", daemon=True)
+        self._follower.start()
+        atexit.register(self.stop_following)
+
+    def stop_following(self) -> None:
+        self._stop.set()
+        if self._follower is not None:
+            self._follower.join(timeout=60)
+
     def invalidate(self) -> None:
-        with self._lock:
+        """Forget the snapshot: the next question waits for one caught up with every write so far."""
+        with self._opening:
             self._index = None
 
     def search(self, question: str, k: int = 10, filters: Filters | None = None, as_of: str | None = None,
@@ -117,35 +170,30 @@ class HybridRetriever:
         found = Found([], signals=signals(index, dense, lexical))  # before _diverse overwrites scores
         if speaker:
             found.speaker_quotes, found.speaker_known = self._speaker_quotes(index, speaker, topic, fused, filters)
-            for pid in {index.ids[q.row] for q in found.speaker_quotes[:3]}:
+            for pid in {q.chunk_id for q in found.speaker_quotes[:3]}:
                 fused[pid] = fused.get(pid, 0.0) + 1.0 / RRF_K
-        found.passages = self._diverse(index, fused, dense, k)
+        found.passages = self._diverse(index, fused, dense, lexical, k)
         return found
 
-    def _lexical(self, index: DerivedIndexes, question: str, filters: Filters) -> list[tuple[int, float]]:
-        scores = index.lexical_scores(question)
-        if not filters.empty:
-            mask = np.array([filters.allows(m) for m in index.metas], dtype=bool)
-            scores = np.where(mask, scores, 0.0)
-        if not scores.size:
-            return []
-        top = np.argsort(-scores)[:_CANDIDATES]
-        return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+    def _lexical(self, index: DerivedIndexes, question: str, filters: Filters) -> list[Hit]:
+        day_from = day_number(filters.date_from) if filters.date_from else None
+        day_to = day_number(filters.date_to) if filters.date_to else None
+        hits = index.lexical_top(question, _CANDIDATES, filters.source, filters.article_id, day_from, day_to)
+        return [h for h in hits if h.score > 0]
 
-    def _fuse(self, index: DerivedIndexes, dense: list[Passage], lexical: list[tuple[int, float]],
+    def _fuse(self, index: DerivedIndexes, dense: list[Passage], lexical: list[Hit],
               as_of: str | None) -> dict[str, float]:
         fused: dict[str, float] = {}
+        published: dict[str, str | None] = {}
         for rank, p in enumerate(dense):
             fused[p.chunk_id] = fused.get(p.chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
-        for rank, (row, _) in enumerate(lexical):
-            cid = index.ids[row]
-            fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
+            published[p.chunk_id] = p.published
+        for rank, hit in enumerate(lexical):
+            fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+            published[hit.chunk_id] = hit.meta.get("published")
         if as_of:
-            row_of = index.row_of
             for cid in fused:
-                row = row_of.get(cid)
-                if row is not None:
-                    fused[cid] *= recency_weight(index.metas[row].get("published"), as_of)
+                fused[cid] *= recency_weight(published.get(cid), as_of)
         return fused
 
     def _speaker_quotes(self, index: DerivedIndexes, speaker: str, topic: str | None, fused: dict[str, float],
@@ -153,29 +201,33 @@ class HybridRetriever:
         key = speaker_key(speaker, index)
         if key is None:
             return [], False
-        quotes = [q for q in index.quotes.get(key, []) if filters.allows(index.metas[q.row])]
+        quotes = [q for q in index.quotes.get(key, ()) if filters.allows(q.meta)]
         topic_terms = set(indexes.tokenize([topic])[0]) if topic else set()
 
         def relevance(q: QuoteEntry) -> float:
             words = set(indexes.tokenize([q.sentence])[0])
             overlap = len(topic_terms & words) / max(1, len(topic_terms))
-            return overlap + 30 * fused.get(index.ids[q.row], 0.0) + 0.002 * min(len(q.text), 200)
+            return overlap + 30 * fused.get(q.chunk_id, 0.0) + 0.002 * min(len(q.text), 200)
 
         return sorted(quotes, key=relevance, reverse=True), True
 
-    def _diverse(self, index: DerivedIndexes, fused: dict[str, float], dense: list[Passage], k: int) -> list[Passage]:
+    def _diverse(self, index: DerivedIndexes, fused: dict[str, float], dense: list[Passage], lexical: list[Hit],
+                 k: int) -> list[Passage]:
         ranked = sorted(fused.items(), key=lambda kv: kv[1], reverse=True)
         known = {p.chunk_id: p for p in dense}
-        row_of = index.row_of
+        metas: dict[str, dict[str, Any]] = {hit.chunk_id: hit.meta for hit in lexical}
+        for cid in fused.keys() - known.keys() - metas.keys():  # a speaker's quote neither retriever found
+            meta = index.meta(cid)
+            if meta is not None:
+                metas[cid] = meta
         chosen: list[str] = []
         per_article: dict[str, int] = {}
         leftovers: list[str] = []
         for cid, _ in ranked:
-            row = row_of.get(cid)
             if cid in known:
                 article = known[cid].article_id
             else:
-                article = index.metas[row].get("article_id", cid) if row is not None else cid
+                article = metas[cid].get("article_id", cid) if cid in metas else cid
             if per_article.get(article, 0) >= self.max_per_article:
                 leftovers.append(cid)
                 continue
@@ -188,8 +240,8 @@ class HybridRetriever:
         for cid in chosen:
             if cid in known:
                 p = known[cid]
-            elif cid in row_of:
-                p = passage_from(cid, "", index.metas[row_of[cid]])
+            elif cid in metas:
+                p = passage_from(cid, "", metas[cid])
             else:
                 continue
             p.score = fused[cid]
@@ -206,12 +258,12 @@ class HybridRetriever:
                     p.text = by_id[p.chunk_id].text
 
 
-def signals(index: DerivedIndexes, dense: list[Passage], lexical: list[tuple[int, float]]) -> dict[str, Signals]:
+def signals(index: DerivedIndexes, dense: list[Passage], lexical: list[Hit]) -> dict[str, Signals]:
     out: dict[str, Signals] = {}
     for rank, p in enumerate(dense):
         out[p.chunk_id] = Signals(rank, p.score)
-    for rank, (row, _) in enumerate(lexical):
-        out.setdefault(index.ids[row], Signals()).lexical_rank = rank
+    for rank, hit in enumerate(lexical):
+        out.setdefault(hit.chunk_id, Signals()).lexical_rank = rank
     return out
 
 

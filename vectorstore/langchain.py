@@ -19,7 +19,12 @@ from pydantic import ConfigDict
 from vectorstore.chroma import chromadb
 from vectorstore.hybrid import Filters, HybridRetriever
 from vectorstore.records import Passage
-from vectorstore.store import NewsStore, make_client
+from vectorstore.store import SEQ, NewsStore, make_client
+
+
+def _as_given(meta: dict[str, Any] | None) -> dict[str, Any]:
+    """A row's metadata as it was added: without the write number the store stamps on it."""
+    return {k: v for k, v in (meta or {}).items() if k != SEQ}
 
 
 class NewsVectorStore(VectorStore):
@@ -64,7 +69,7 @@ class NewsVectorStore(VectorStore):
             self._hybrid = HybridRetriever(self.news_store, self._embedding, index_dir=self.news_store.index_dir)
         return self._hybrid
 
-    # -- writes: every change bumps the generation so the BM25 and quote indexes follow ----------
+    # -- writes: through the store, which stamps each change so the BM25 and quote indexes follow --
     def add_texts(self, texts: Iterable[str], metadatas: list[dict] | None = None, *, ids: list[str] | None = None,
                   **kwargs: Any) -> list[str]:
         texts = list(texts)
@@ -73,8 +78,7 @@ class NewsVectorStore(VectorStore):
         ids = [i or str(uuid.uuid4()) for i in ids] if ids else [str(uuid.uuid4()) for _ in texts]
         metas = [dict(m) if m else None for m in (metadatas or [None] * len(texts))]
         vectors = self._embedding.embed_documents(texts)
-        self.news_store.collection.upsert(ids=ids, documents=texts, embeddings=vectors, metadatas=metas)
-        self.news_store.bump_generation()
+        self.news_store.upsert_chunks(ids, texts, metas, vectors)
         return ids
 
     def add_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
@@ -84,14 +88,13 @@ class NewsVectorStore(VectorStore):
 
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
         if ids:
-            self.news_store.collection.delete(ids=ids)
-            self.news_store.bump_generation()
+            self.news_store.delete_chunks(list(ids))
         return True
 
     # -- reads -------------------------------------------------------------------------------------
     def get_by_ids(self, ids: list[str], /) -> list[Document]:
         found = self.news_store.collection.get(ids=list(ids), include=["documents", "metadatas"])
-        docs = {i: Document(page_content=d, metadata=m or {}, id=i)
+        docs = {i: Document(page_content=d, metadata=_as_given(m), id=i)
                 for i, d, m in zip(found["ids"], found["documents"] or [], found["metadatas"] or [])}
         return [docs[i] for i in ids if i in docs]
 
@@ -102,7 +105,7 @@ class NewsVectorStore(VectorStore):
             return []
         res = collection.query(query_embeddings=[embedding], n_results=k, where=filter or None,
                                include=["documents", "metadatas", "distances"])
-        return [(Document(page_content=d, metadata=m or {}, id=i), float(dist)) for i, d, m, dist in
+        return [(Document(page_content=d, metadata=_as_given(m), id=i), float(dist)) for i, d, m, dist in
                 zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0])]
 
     def similarity_search_with_score(self, query: str, k: int = 4, filter: dict[str, Any] | None = None,

@@ -9,6 +9,11 @@ Writes are crash-safe by construction: an article's chunks go in one upsert with
 `{article_id}:{n}` (idempotent), stale chunks of an older version are deleted after it,
 and an article counts as stored only when every chunk carries the new content hash.
 
+Every write is also a change the derived indexes can catch up on without re-reading the store:
+it takes the next number of the collection's `generation` counter just before its Chroma call
+and stamps it on each chunk it writes (`seq`); a delete first leaves a tombstone with its number
+in a second collection (`{name}__deleted`), then deletes (vectorstore.changes reads both).
+
 The embedded store survives SIGKILL too. Chroma keeps every write in a log in SQLite
 (transactional) and rewrites its HNSW files in place every `sync_threshold` writes, also
 while replaying the log in a process that only reads; a kill in the middle of that rewrite
@@ -38,6 +43,8 @@ if TYPE_CHECKING:  # chromadb itself is imported when a client is made (see News
     from chromadb import ClientAPI
 
 _GET_PAGE = 5000
+SEQ = "seq"  # the write number stamped on each chunk (see NewsStore.upsert_chunks)
+TOMBSTONES_SUFFIX = "__deleted"
 
 
 @dataclass
@@ -164,6 +171,8 @@ class NewsStore:
             collection_name, configuration={"hnsw": {"space": "cosine"}},
             metadata={"generation": 0}, embedding_function=None,
         )
+        self.tombstones = client.get_or_create_collection(f"{collection_name}{TOMBSTONES_SUFFIX}",
+                                                          embedding_function=None)
 
     @classmethod
     def from_settings(cls, settings: Any) -> NewsStore:
@@ -197,10 +206,55 @@ class NewsStore:
         meta = self.client.get_collection(self.collection.name).metadata or {}
         return int(meta.get("generation", 0))
 
-    def bump_generation(self) -> None:
+    def bump_generation(self) -> int:
+        """The next write number (two writers racing may both get the same one: readers allow for it)."""
         meta = dict(self.client.get_collection(self.collection.name).metadata or {})
         meta["generation"] = int(meta.get("generation", 0)) + 1
         self.collection.modify(metadata=meta)
+        return int(meta["generation"])
+
+    def embedded_with(self) -> str | None:
+        """The precision of the vectors the store was filled with ("int8", "fp32"); a store filled
+        before newsbot recorded it has fp32 ones (the default then), an empty one None."""
+        meta = self.client.get_collection(self.collection.name).metadata or {}
+        if meta.get("embedder"):
+            return str(meta["embedder"])
+        return "fp32" if self.count() else None
+
+    def record_embedder(self, precision: str) -> None:
+        """Say what fills an empty store, so that questions and later ingests embed the same way."""
+        if self.count():
+            return
+        meta = dict(self.client.get_collection(self.collection.name).metadata or {})
+        if meta.get("embedder") != precision:
+            self.collection.modify(metadata={**meta, "embedder": precision})
+
+    def upsert_chunks(self, ids: list[str], documents: list[str], metadatas: list[dict[str, Any] | None],
+                      embeddings: list[list[float]], seq: int | None = None) -> None:
+        """The one way chunks go in: stamped with a fresh write number (or the one given, taken by the
+        same write), so readers find them as a change."""
+        if not ids:
+            return
+        seq = seq or self.bump_generation()
+        stamped = [{**(meta or {}), SEQ: seq} for meta in metadatas]
+        self.collection.upsert(ids=ids, documents=documents, metadatas=stamped, embeddings=embeddings)
+
+    def update_metadatas(self, ids: list[str], metadatas: list[dict[str, Any]]) -> None:
+        if ids:
+            seq = self.bump_generation()
+            self.collection.update(ids=ids, metadatas=[{**meta, SEQ: seq} for meta in metadatas])
+
+    def delete_chunks(self, ids: list[str], seq: int | None = None) -> None:
+        """Tombstones first, then the delete: a delete killed in between leaves the chunks and a
+        tombstone, which readers check against the collection (the chunks are still there)."""
+        if not ids:
+            return
+        seq = seq or self.bump_generation()
+        limit = self.client.get_max_batch_size()
+        for start in range(0, len(ids), limit):
+            page = ids[start : start + limit]
+            self.tombstones.upsert(ids=page, metadatas=[{SEQ: seq}] * len(page), embeddings=[[1.0]] * len(page))
+        self.collection.delete(ids=ids)
 
     # -- writes ----------------------------------------------------------------------------
     def write(self, items: Iterable[tuple[Article, list[Chunk], list[Quote], list[list[float]]]]) -> None:
@@ -215,15 +269,14 @@ class NewsStore:
                 vectors.append(vector)
         if not ids:
             return
-        self.collection.upsert(ids=ids, documents=docs, metadatas=metas, embeddings=vectors)
+        seq = self.bump_generation()  # one write number for the batch and the old chunks it replaces
+        self.upsert_chunks(ids, docs, metas, vectors, seq)
         for article, chunks, _, _ in batch:
-            self._delete_stale(article.id, {c.id for c in chunks})
+            self._delete_stale(article.id, {c.id for c in chunks}, seq)
 
-    def _delete_stale(self, article_id: str, keep: set[str]) -> None:
+    def _delete_stale(self, article_id: str, keep: set[str], seq: int) -> None:
         found = self.collection.get(where={"article_id": article_id}, include=[])
-        stale = [i for i in found["ids"] if i not in keep]
-        if stale:
-            self.collection.delete(ids=stale)
+        self.delete_chunks([i for i in found["ids"] if i not in keep], seq)
 
     def add_source(self, article_id: str, source: str) -> None:
         found = self.collection.get(where={"article_id": article_id}, include=["metadatas"])
@@ -233,8 +286,7 @@ class NewsStore:
             if source not in sources:
                 sources.append(source)
             metas.append({**meta, "sources": sources})
-        if metas:
-            self.collection.update(ids=found["ids"], metadatas=metas)
+        self.update_metadatas(found["ids"], metas)
 
     def delete_article(self, article_id: str) -> int:
         return self.delete_articles([article_id]).get(article_id, 0)
@@ -243,8 +295,7 @@ class NewsStore:
         """Delete whole articles; {article id: chunks deleted} for those found, in the order given.
 
         One look-up per page of ids, deletes in batches that never split an article (each
-        article goes in one call), then one generation bump so the
-        derived indexes rebuild."""
+        article goes in one call), each with its tombstones."""
         wanted = list(dict.fromkeys(article_ids))
         chunk_ids: dict[str, list[str]] = {}
         for start in range(0, len(wanted), 500):
@@ -257,12 +308,10 @@ class NewsStore:
         for article_id in wanted:
             ids = chunk_ids.get(article_id, [])
             if batch and len(batch) + len(ids) > limit:
-                self.collection.delete(ids=batch)
+                self.delete_chunks(batch)
                 batch = []
             batch += ids
-        if batch:
-            self.collection.delete(ids=batch)
-            self.bump_generation()
+        self.delete_chunks(batch)
         return {a: len(chunk_ids[a]) for a in wanted if a in chunk_ids}
 
     # -- reads -----------------------------------------------------------------------------

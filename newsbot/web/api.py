@@ -138,9 +138,8 @@ def api_router(bot: NewsBot, settings: Any, queue: WorkQueue, limiter: RateLimit
     @router.get("/health")
     def health() -> dict[str, Any]:
         """Up, with what the store holds."""
-        metas = bot.retriever.index.metas
-        articles = {m["article_id"] for m in metas if "article_id" in m}  # rows added through LangChain have none
-        return {"status": "ok", "articles": len(articles), "chunks": len(metas)}
+        index = bot.retriever.index
+        return {"status": "ok", "articles": index.n_articles, "chunks": index.n_chunks}
 
     @router.post("/feedback", responses=UNUSABLE)
     def feedback(body: FeedbackRequest) -> dict[str, str]:

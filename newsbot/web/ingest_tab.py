@@ -45,7 +45,7 @@ class WebIngest:
     def run(self, sources: list[str], on_item: Callable[[str], None] | None = None) -> IngestSummary:
         with self._lock:
             summary = self._ingestor.run(sources, on_item)
-        self.bot.retriever.invalidate()
+            self.bot.retriever.catch_up()  # in this thread: questions meanwhile read the index held
         return summary
 
     def seed_if_empty(self, seeds_dir: Path) -> IngestSummary | None:

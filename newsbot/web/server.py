@@ -38,6 +38,7 @@ def create_app(settings: Any) -> FastAPI:
     ingest = WebIngest(bot, settings)
     ingest.seed_if_empty(settings.seeds_dir)
     bot.warm_up()
+    bot.retriever.follow()  # writes by other processes (a shared Chroma server) show within seconds
 
     # The API routes have their own, smaller body limit; this one is for the page's uploads.
     app = FastAPIOffline(title="newsbot", summary="Answers about the news with numbered citations.",  # docs without a CDN

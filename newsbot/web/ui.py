@@ -40,9 +40,9 @@ class ChatPage:
     def refresh(self) -> tuple[Any, Any]:
         """Example questions from the newest headlines, and the outlets to filter by: from the
         retriever's in-memory index, so a page load does not scan the store."""
-        firsts = [m for m in self.bot.retriever.index.metas if m.get("n") == 0]  # one per article
-        newest = sorted(firsts, key=lambda m: m.get("published") or "", reverse=True)[:_EXAMPLES]
-        outlets = self.bot.retriever.index.outlets()
+        index = self.bot.retriever.index
+        newest = index.newest_articles(_EXAMPLES)
+        outlets = index.outlets()
         samples = [[f"What is the story behind “{m['title']}”?"] for m in newest if m.get("title")]
         return gr.Dataset(samples=samples), gr.Dropdown(choices=[("Any outlet", ""), *((s, s) for s in outlets)])
 
