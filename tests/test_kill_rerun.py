@@ -333,7 +333,7 @@ def snapshot(data_dir: Path, phrases: list[dict[str, str]] | None = None) -> dic
             "lost": lost, "stats": store_stats(store), "saved_stamp": saved_stamp, "stamp": index.stamp,
             "fresh": indexes.is_fresh(index, store), "index_ids": list(index.ids), "doc_freq": index.doc_freq,
             "quotes": {k: sorted((q.speaker, q.text, index.ids[q.row]) for q in v) for k, v in index.quotes.items()},
-            "speakers": index.speakers(), "lexical": lexical,
+            "speakers": sorted(index.quotes), "lexical": lexical,
             "n_chunks": {str(m["article_id"]): int(m["n_chunks"]) for _, m in chunks.values()},
             "hashes": {str(m["article_id"]): str(m["content_hash"]) for _, m in chunks.values()},
         }

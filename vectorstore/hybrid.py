@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from vectorstore import indexes
+from vectorstore import indexes, people
 from vectorstore.indexes import DerivedIndexes, QuoteEntry
+from vectorstore.people import Speaker
 from vectorstore.records import Passage
 from vectorstore.store import NewsStore, day_number, passage_from
 
@@ -74,6 +75,8 @@ class Found:
     speaker_quotes: list[QuoteEntry] = field(default_factory=list)  # the asked speaker's quotes, best first
     speaker_known: bool = True
     signals: dict[str, Signals] = field(default_factory=dict)  # by chunk id
+    speakers: list[Speaker] = field(default_factory=list)  # the quoted people the question's speaker fits, best first
+    speaker_passages: dict[str, Passage] = field(default_factory=dict)  # the chunks holding their quotes
 
 
 class HybridRetriever:
@@ -116,7 +119,11 @@ class HybridRetriever:
         fused = self._fuse(index, dense, lexical, as_of)
         found = Found([], signals=signals(index, dense, lexical))  # before _diverse overwrites scores
         if speaker:
-            found.speaker_quotes, found.speaker_known = self._speaker_quotes(index, speaker, topic, fused, filters)
+            found.speakers = self._speakers(index, speaker, filters)
+            found.speaker_known = bool(found.speakers)
+            if found.speakers:
+                found.speaker_quotes = self._ranked(index, found.speakers[0].quotes, topic, fused)
+                found.speaker_passages = self._quote_passages(index, found.speakers, topic, fused)
             for pid in {index.ids[q.row] for q in found.speaker_quotes[:3]}:
                 fused[pid] = fused.get(pid, 0.0) + 1.0 / RRF_K
         found.passages = self._diverse(index, fused, dense, k)
@@ -148,12 +155,25 @@ class HybridRetriever:
                     fused[cid] *= recency_weight(index.metas[row].get("published"), as_of)
         return fused
 
-    def _speaker_quotes(self, index: DerivedIndexes, speaker: str, topic: str | None, fused: dict[str, float],
-                        filters: Filters) -> tuple[list[QuoteEntry], bool]:
-        key = speaker_key(speaker, index)
-        if key is None:
-            return [], False
-        quotes = [q for q in index.quotes.get(key, []) if filters.allows(index.metas[q.row])]
+    def _speakers(self, index: DerivedIndexes, speaker: str, filters: Filters) -> list[Speaker]:
+        """The people the question's speaker fits, each with the quotes the filters allow."""
+        matched = []
+        for person in people.match(speaker, index):
+            person.quotes = [q for q in person.quotes if filters.allows(index.metas[q.row])]
+            if person.quotes:
+                matched.append(person)
+        return matched
+
+    def _quote_passages(self, index: DerivedIndexes, matched: list[Speaker], topic: str | None,
+                        fused: dict[str, float], limit: int = 60) -> dict[str, Passage]:
+        """The chunks holding the quotes of the best-fitting people, those most on the topic first (a person
+        quoted in hundreds of chunks must not lose the quote asked about to the limit)."""
+        quotes = self._ranked(index, [q for p in matched if p.score == matched[0].score for q in p.quotes], topic, fused)
+        ids = list(dict.fromkeys(index.ids[q.row] for q in quotes))[:limit]
+        return {p.chunk_id: p for p in self.store.get_passages(ids)}
+
+    def _ranked(self, index: DerivedIndexes, quotes: list[QuoteEntry], topic: str | None,
+                fused: dict[str, float]) -> list[QuoteEntry]:
         topic_terms = set(indexes.tokenize([topic])[0]) if topic else set()
 
         def relevance(q: QuoteEntry) -> float:
@@ -161,7 +181,7 @@ class HybridRetriever:
             overlap = len(topic_terms & words) / max(1, len(topic_terms))
             return overlap + 30 * fused.get(index.ids[q.row], 0.0) + 0.002 * min(len(q.text), 200)
 
-        return sorted(quotes, key=relevance, reverse=True), True
+        return sorted(quotes, key=relevance, reverse=True)
 
     def _diverse(self, index: DerivedIndexes, fused: dict[str, float], dense: list[Passage], k: int) -> list[Passage]:
         ranked = sorted(fused.items(), key=lambda kv: kv[1], reverse=True)
@@ -213,18 +233,6 @@ def signals(index: DerivedIndexes, dense: list[Passage], lexical: list[tuple[int
     for rank, (row, _) in enumerate(lexical):
         out.setdefault(index.ids[row], Signals()).lexical_rank = rank
     return out
-
-
-def speaker_key(name: str, index: DerivedIndexes) -> str | None:
-    """The quote-index key for a speaker named in a question, matched on any name part."""
-    words = [w.strip("?.,'’s").lower() for w in name.split()]
-    for word in reversed(words):
-        if word in index.quotes:
-            return word
-    for key, full in index.speakers().items():
-        if any(w and w in full.lower().split() for w in words):
-            return key
-    return None
 
 
 def recency_weight(published: str | None, as_of: str) -> float:

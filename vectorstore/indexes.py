@@ -47,6 +47,8 @@ class QuoteEntry:
     text: str
     sentence: str
     row: int  # index into DerivedIndexes.ids
+    roles: tuple[str, ...] = ()  # how the article describes the speaker ("French President")
+    published: str = ""  # the article's date, for newest-first answers
 
 @dataclass
 class DerivedIndexes:
@@ -54,7 +56,7 @@ class DerivedIndexes:
     metas: list[dict[str, Any]]
     bm25: bm25s.BM25 | None
     stamp: dict[str, int]
-    quotes: dict[str, list[QuoteEntry]] = field(default_factory=dict)  # by speaker's last name
+    quotes: dict[str, list[QuoteEntry]] = field(default_factory=dict)  # by speaker (see vectorstore.people)
     checked_at: float = 0.0
     row_of: dict[str, int] = field(default_factory=dict)
     doc_freq: dict[str, int] = field(default_factory=dict)
@@ -74,15 +76,11 @@ class DerivedIndexes:
         n = max(1, len(self.ids))
         return math.log(1 + (n - self.doc_freq.get(term, 0) + 0.5) / (self.doc_freq.get(term, 0) + 0.5))
 
-    def speakers(self) -> dict[str, str]:
-        """Last name -> the fullest form of the speaker's name."""
-        return {k: max((q.speaker for q in v), key=len) for k, v in self.quotes.items()}
-
     def outlets(self) -> list[str]:
         """The outlets of the stored articles, sorted (every chunk of an article carries them all)."""
         return sorted({s for meta in self.metas if meta.get("n") == 0 for s in meta.get("sources") or []})
 
-_FORMAT = 2  # 2: the headline is part of each chunk's lexical document
+_FORMAT = 3  # 2: the headline is part of each chunk's lexical document; 3: quotes by speaker, with roles
 
 
 def _stamp(store: NewsStore) -> dict[str, int]:
@@ -104,12 +102,17 @@ def build(store: NewsStore) -> DerivedIndexes:
     index.doc_freq = dict(Counter(t for doc in tokens for t in set(doc)))
     return index
 
+def quote_entries(meta: dict[str, Any], row: int) -> list[QuoteEntry]:
+    """One chunk's quotes, from its metadata alone."""
+    return [QuoteEntry(q["speaker"], q["text"], q["sentence"], row, tuple(q.get("roles") or ()),
+                       str(meta.get("published") or "")) for q in json.loads(meta.get("quotes") or "[]")]
+
+
 def _quote_index(metas: list[dict[str, Any]]) -> dict[str, list[QuoteEntry]]:
     quotes: dict[str, list[QuoteEntry]] = {}
     for row, meta in enumerate(metas):
-        for q in json.loads(meta.get("quotes") or "[]"):
-            key = q["speaker"].split()[-1].lower()
-            quotes.setdefault(key, []).append(QuoteEntry(q["speaker"], q["text"], q["sentence"], row))
+        for q in quote_entries(meta, row):
+            quotes.setdefault(q.speaker, []).append(q)
     return quotes
 
 def _fingerprint(ids: list[str], metas: list[dict[str, Any]]) -> str:
