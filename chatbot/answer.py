@@ -19,11 +19,12 @@ class Citation:
     published: str | None
     url: str | None
     quote: str  # the exact supporting sentence, as stored
+    speaker: str | None = None  # who said the quote the sentence carries, when it carries one
 
     @classmethod
     def of(cls, n: int, passage: Passage, quote: str) -> Citation:
         return cls(n, passage.chunk_id, passage.article_id, passage.title, passage.source,
-                   passage.published, passage.url, quote)
+                   passage.published, passage.url, quote, passage.speaker_of(quote))
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from chatbot.question import analyse
 from text.names import person_names
 
 _WHAT_ABOUT = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+about\s+(?P<x>.+?)\s*\??\s*$", re.I)
@@ -20,6 +21,8 @@ _OPENERS = {"tell", "please", "show", "give", "summarise", "summarize", "explain
             "what", "who", "whom", "how", "why", "when", "where", "which", "is", "are", "was", "did", "does", "do",
             "can", "could", "would", "and", "so", "also", "then"}
 _FOLLOWUP_START = re.compile(r"^\s*(and|also|so|then|what else|anything else)\b", re.I)
+_SPEAKER_PRONOUN = re.compile(r"^(\s*(?:and\s+)?(?:what|how)(?:\s+else)?\s+(?:did|does|has|had)\s+)(?:he|she|they)\s+",
+                              re.I)
 _STOP = {"what", "who", "when", "where", "which", "why", "how", "did", "does", "do", "is", "are", "was", "were",
          "the", "a", "an", "of", "to", "in", "on", "about", "say", "said", "many", "much", "and", "for", "with"}
 
@@ -45,11 +48,28 @@ def needs_context(question: str) -> bool:
                 or _PRONOUN.search(question) or _IT.search(question) or len(words) <= 4)
 
 
+def _speaker_follow_up(question: str, previous: list[str], answers: list[str]) -> str | None:
+    """"What else did he say?" -> "What else did the French president say?": the pronoun takes the
+    person the previous question asked about, as that question put it."""
+    info = analyse(question)
+    if info.speaker is not None or not _SPEAKER_PRONOUN.match(question):
+        return None
+    person = next((s for s in (analyse(p).speaker for p in reversed(previous)) if s), None)
+    person = person or _last_person(previous) or _last_person(answers[-1:])
+    if not person:
+        return None
+    return _SPEAKER_PRONOUN.sub(lambda m: f"{m.group(1)}{person} ", question, count=1)
+
+
 def condense(question: str, history: list[dict[str, str]] | None) -> str:
     """The standalone question (unchanged when it needs no context)."""
     previous = user_turns(history)
     if not previous or not needs_context(question):
         return question
+    answers = [m.get("content", "") for m in history or [] if m.get("role") == "assistant"]
+    spoken = _speaker_follow_up(question, previous, answers)
+    if spoken:
+        return spoken[:1].upper() + spoken[1:]
     last = previous[-1]
     swap = _WHAT_ABOUT.match(question) or _AND_X.match(question)
     if swap:
@@ -61,7 +81,6 @@ def condense(question: str, history: list[dict[str, str]] | None) -> str:
         if about:  # "and what about security guarantees?": another topic
             return f"{last[: about.start()]}{about.group(1)} {x}?"
         return f"{last.rstrip('?')} — {x}?"
-    answers = [m.get("content", "") for m in history or [] if m.get("role") == "assistant"]
     person = _last_person(previous) or _last_person(answers[-1:])
     rewritten = _FOLLOWUP_START.sub("", question).strip()
     rewritten = rewritten[:1].upper() + rewritten[1:]

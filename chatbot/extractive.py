@@ -11,6 +11,7 @@ from chatbot.question import QuestionInfo
 from chatbot.reader import known_terms, usable_sentences
 from chatbot.retrieval import Retrieved
 from chatbot.sentence_pool import key_terms, lexical_scores
+from chatbot.speakers import pick
 from text.sentences import split_sentences
 from vectorstore.indexes import DerivedIndexes, tokenize
 from vectorstore.records import Passage
@@ -97,11 +98,30 @@ def _speaker_candidates(retrieved: Retrieved, index: DerivedIndexes, info: Quest
     return sorted(out, key=lambda c: c.score, reverse=True)
 
 
+def speaker_answer(question: str, info: QuestionInfo, retrieved: Retrieved, index: DerivedIndexes,
+                   said_before: str = "") -> Answer | None:
+    """The person's words on the topic, newest first, or the honest reason there are none; None when
+    the question is not about someone's words after all ("What did the company announce?")."""
+    chosen = pick(info, retrieved, index, said_before)
+    if chosen.fall_back:
+        return None
+    if chosen.message or not chosen.quotes:
+        return Answer(question, chosen.message or ABSTAIN_TEXT, abstained=True)
+    best = chosen.quotes[0].coverage + 0.5 * chosen.quotes[0].context
+    kept = [q for q in chosen.quotes if q.coverage + 0.5 * q.context >= 0.6 * best][:_MAX_SENTENCES]
+    kept.sort(key=lambda q: q.quote.published, reverse=True)  # newest first; sort keeps the best first within a day
+    answer = compose(question, [Candidate(q.quote.sentence, q.passage, 0, q.coverage, 1.0, True) for q in kept])
+    if chosen.preface:
+        answer.answer = f"{chosen.preface}\n\n{answer.answer}"
+    return answer
+
+
 def extractive_answer(question: str, info: QuestionInfo, retrieved: Retrieved, index: DerivedIndexes,
-                      threshold: float, unknown_limit: float = 0.75) -> Answer:
-    if info.is_speaker_question and not retrieved.speaker_known:
-        return Answer(question, f"I have no quotes from {info.speaker} in the articles I have read.",
-                      abstained=True)
+                      threshold: float, unknown_limit: float = 0.75, said_before: str = "") -> Answer:
+    if info.is_speaker_question:
+        spoken = speaker_answer(question, info, retrieved, index, said_before)
+        if spoken is not None:
+            return spoken
     if retrieved.reading is not None:
         return _read_answer(question, info, retrieved, index, threshold, unknown_limit)
     pool = lexical_candidates(info, retrieved, index)

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from vectorstore.records import Passage
 
 _SAY = re.compile(
-    r"^\s*(?:and\s+)?(?:what|how)\s+(?:did|does|has|have|had|do)\s+(?P<who>.+?)\s+"
-    r"(?:say|said|tell|told|think|thought|claim|claimed|argue|argued|warn|warned|call|called|describe|described|"
+    r"^\s*(?:and\s+)?(?:what|how)(?P<more>\s+else)?\s+(?:did|does|has|have|had|do)\s+(?P<who>.+?)\s+"
+    r"(?P<verb>say|said|tell|told|think|thought|claim|claimed|argue|argued|warn|warned|call|called|describe|described|"
     r"insist|insisted|suggest|suggested|propose|proposed|announce|announced|reveal|revealed|admit|admitted|"
-    r"deny|denied|mean|meant|promise|promised|predict|predicted)"
+    r"deny|denied|mean|meant|promise|promised|predict|predicted)\b"
     r"(?:\s+(?:(?:about|on|of|regarding|concerning)\s+)?(?P<topic>.+?))?\s*\??\s*$",
     re.IGNORECASE,
 )
@@ -57,6 +57,8 @@ class QuestionInfo:
     text: str
     speaker: str | None = None  # as written in the question ("Macron", "the French president")
     topic: str | None = None
+    verb: str = "say"  # what the speaker did: "say", "tell", "announce" …
+    wants_more: bool = False  # "what else did he say?"
     wants_number: bool = False
     wants_date: bool = False
     is_yes_no: bool = False  # "Did the resolution pass?"
@@ -73,6 +75,9 @@ def analyse(question: str) -> QuestionInfo:
     if m and m.group("who").lower() not in _PRONOUNS:
         info.speaker = m.group("who").strip()
         info.topic = (m.group("topic") or "").strip() or None
+        groups = m.groupdict()
+        info.verb = (groups.get("verb") or "say").lower()
+        info.wants_more = bool(groups.get("more"))
     info.wants_number = bool(_NUMBER_Q.search(question))
     info.wants_date = bool(_DATE_Q.search(question))
     info.is_yes_no = bool(_YES_NO.match(question))

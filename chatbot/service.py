@@ -9,8 +9,10 @@ from typing import Any
 from chatbot.answer import Answer
 from chatbot.condense import condense
 from chatbot.extractive import extractive_answer
+from chatbot.question import analyse
 from chatbot.reader import Reader
 from chatbot.retrieval import Filters, HybridRetriever, Retrieved, retrieve
+from chatbot.speakers import QuotesFound, quotes_of
 from models.embeddings import NewsEmbeddings
 from vectorstore.store import NewsStore
 
@@ -45,6 +47,14 @@ class NewsBot:
                  as_of: str | None = None) -> Retrieved:
         return retrieve(self.retriever, question, k or self.settings.top_k, filters, as_of, self.reader)
 
+    def quotes(self, person: str, about: str | None = None, filters: Filters | None = None) -> QuotesFound:
+        """The person's attributed quotes (on `about`, when given), newest first, with their sources."""
+        asked = f"What did {person} say" + (f" about {about}?" if about else "?")
+        found = self.retriever.search(asked, self.settings.top_k, filters, speaker=person, topic=about)
+        retrieved = Retrieved(found.passages, analyse(asked), found.speaker_quotes, found.speaker_known, found.signals,
+                              speakers=found.speakers, speaker_passages=found.speaker_passages)
+        return quotes_of(person, about, retrieved, self.retriever.index)
+
     def ask(self, question: str, history: list[dict[str, str]] | None = None, filters: Filters | None = None,
             k: int | None = None, llm: str | None = None, as_of: str | None = None,
             retrieved: Retrieved | None = None) -> Answer:
@@ -72,7 +82,7 @@ class NewsBot:
             except LLMUnavailable as exc:
                 notice = f"The language model is unavailable ({exc}); showing the extractive answer."
         if answer is None:
-            answer = self._extractive(question, retrieved)
+            answer = self._extractive(question, retrieved, history)
             answer.notice = notice
             yield from _sentences(answer.answer)
         if standalone != question:
@@ -89,9 +99,11 @@ class NewsBot:
                 pass
         return condense(question, history)
 
-    def _extractive(self, question: str, retrieved: Retrieved) -> Answer:
+    def _extractive(self, question: str, retrieved: Retrieved, history: list[dict[str, str]] | None = None) -> Answer:
+        said = " ".join(m.get("content", "") for m in history or [] if m.get("role") == "assistant")
         return extractive_answer(question, retrieved.info, retrieved, self.retriever.index,
-                                 self.settings.abstain_threshold, self.settings.abstain_unknown_share)
+                                 self.settings.abstain_threshold, self.settings.abstain_unknown_share,
+                                 said if retrieved.info.wants_more else "")
 
     @staticmethod
     def _finish(events: Iterator[str | Answer]) -> Answer:

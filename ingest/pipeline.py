@@ -17,7 +17,7 @@ from ingest.article import build_article
 from ingest.chunk import chunk_text, get_encoding
 from ingest.errors import IngestError
 from ingest.fetch import UrlPolicy
-from ingest.quotes import find_quotes
+from ingest.people import attribute
 from ingest.raw import Failure, RawDoc
 from ingest.sources import iter_sources
 from models.embeddings import NewsEmbeddings
@@ -81,10 +81,12 @@ class Ingestor:
         if not chunks:
             raise IngestError("no sentences to store")
         quotes = []
-        for q in find_quotes(article.text):
+        found = attribute(article.text)
+        for q in found.quotes:
             holder = next((c for c in chunks if c.start <= q.start and q.end <= c.end), None)
             if holder is not None:
-                quotes.append(Quote(q.speaker, q.text, article.text[q.start:q.end], holder.id, article.id))
+                quotes.append(Quote(q.speaker, q.text, article.text[q.start:q.end], holder.id, article.id,
+                                    found.roles(q.speaker)))
         return Prepared(article, chunks, quotes)
 
     def run(self, sources: list[str], on_item: Callable[[str], None] | None = None) -> IngestSummary:

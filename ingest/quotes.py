@@ -1,9 +1,9 @@
-"""Direct quotes and who said them.
+"""Direct quotes (`QUOTE`, `FoundQuote`) and the earlier rules for who said them (`find_quotes`).
 
-Handles the shapes news copy uses: "…," Macron said / said Macron / Macron said: "…" /
-Macron told X that Europe is ready to "step up" / "…," he said (the pronoun resolves to
-the subject of the sentence, else to the last named speaker).
-"""
+Ingest attributes quotes with a parse (`ingest.people`); these rules stay as the baseline that
+`bench/attribution.py` measures it against. They handle the shapes news copy uses: "…," Macron
+said / said Macron / Macron said: "…" / Macron told X that Europe is ready to "step up" / "…," he
+said (the pronoun resolves to the subject of the sentence, else to the last named speaker)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from text.names import person_names
 from text.sentences import sentence_spans
 
-_QUOTE = re.compile(r"“([^”]{2,})”|\"([^\"\n]{2,})\"")
+QUOTE = re.compile(r"“([^”]{2,})”|\"([^\"\n]{2,})\"")
 _VERBS = (
     r"said|says|say|told|tells|added|adds|insisted|insisting|stated|declared|warned|warning|"
     r"argued|noted|wrote|tweeted|posted|asked|replied|announced|called|calling|described|"
@@ -80,10 +80,10 @@ def find_quotes(text: str) -> list[FoundQuote]:
     last: str | None = None
     for para in re.finditer(r"[^\n]+", text):
         body = para.group(0)
-        matches = list(_QUOTE.finditer(body))
+        matches = list(QUOTE.finditer(body))
         if not matches:
             continue
-        frame = _QUOTE.sub(" Q ", body)
+        frame = QUOTE.sub(" Q ", body)
         speaker = _speaker(frame, last)
         if not speaker:
             continue

@@ -342,6 +342,34 @@ def ask(
         typer.echo(final.readable())
 
 
+@app.command()
+def quotes(
+    person: Annotated[str, typer.Argument(help="A name, surname, title or role: \"Macron\", \"the French president\".")],
+    about: Annotated[Optional[str], typer.Option("--about", help="Only quotes on this topic.")] = None,
+    as_json: AsJson = False, data_dir: DataDir = None,
+    source: Source = None, since: Since = None, until: Until = None, article: ArticleOpt = None,
+) -> None:
+    """What a person is quoted saying, newest first, with the article each quote is from."""
+    from chatbot.answer import human_date
+
+    if not person.strip():
+        fail("give a PERSON: a name, surname, title or role", code=2)
+    bot = _bot(_settings(data_dir), need_articles=True)
+    found = bot.quotes(person, about, _filters(bot, source, since, until, article))
+    if as_json:
+        typer.echo(json.dumps(found.as_dict(), ensure_ascii=False))
+        return
+    if found.message:
+        typer.echo(found.message)
+        return
+    role = f" ({found.roles[0]})" if found.roles else ""
+    topic = f" about {about}" if about else ""
+    typer.echo(f"{found.person}{role}: {len(found.quotes)} quote{'s' * (len(found.quotes) != 1)}{topic}\n")
+    for n, q in enumerate(found.quotes, 1):
+        meta = " · ".join(str(x) for x in (q["source"], human_date(q["published"]), q["url"]) if x)
+        typer.echo(f"[{n}] “{q['quote']}”\n    {q['title']} ({meta})\n    > {q['sentence']}")
+
+
 @app.command("eval")
 def evaluate(
     qa_file: Path,
@@ -473,7 +501,7 @@ def train_reader(
 # Commands that only read: once they are done, nothing is left to save, so they end at once
 # (atexit handlers run, the output is flushed) instead of tearing the interpreter down, which
 # (Chroma, ONNX Runtime, pydantic's and LangChain's classes) took ~0.4 s of a cold `newsbot ask`.
-_READ_ONLY = {"ask", "retrieve", "stats", "list", "show"}
+_READ_ONLY = {"ask", "retrieve", "stats", "list", "show", "quotes"}
 
 
 def _command() -> str | None:

@@ -1,4 +1,4 @@
-"""newsbot as MCP tools (official `mcp` SDK): search_news, ask_news, list_sources.
+"""newsbot as MCP tools (official `mcp` SDK): search_news, ask_news, quotes_by, list_sources.
 
 The server answers `initialize` and lists its tools at once; the store, the indexes and the
 embedding model load in a background thread meanwhile, and the first tool call waits for them.
@@ -84,6 +84,14 @@ def build_server(bot: NewsBot | LoadingBot, host: str = "127.0.0.1", port: int =
             return answering.ask(question).as_dict()
         except Exception as exc:  # a tool error for the agent, never a dead server
             raise ToolError(f"could not answer: {exc}") from exc
+
+    @server.tool()
+    def quotes_by(
+        person: Annotated[str, Field(min_length=1, max_length=300, description="A name, surname, title or role.")],
+        about: Annotated[str | None, Field(max_length=300, description="Only quotes on this topic.")] = None,
+    ) -> dict[str, Any]:
+        """What a person is quoted saying in the stored articles, newest first, each with its source."""
+        return get_bot().quotes(person, about).as_dict()
 
     @server.tool()
     def list_sources() -> dict[str, Any]:

@@ -280,8 +280,9 @@ def test_every_citation_quotes_its_chunk_verbatim(multi, multi_bot, question: st
 
 def test_answers_name_the_source_and_date(seeded_bot) -> None:
     answer = seeded_bot.ask("How many countries voted in favour of the European-backed UN resolution?")
-    assert answer.answer.startswith(ATTRIBUTION)
-    assert "93" in answer.answer and answer.mode == "extractive"
+    lead, body = answer.answer.split("\n\n", 1)  # the number asked for on a line of its own, then the sentence
+    assert lead == "93 [1]" and body.startswith(ATTRIBUTION)
+    assert "93 votes for" in body and answer.mode == "extractive"
 
 
 # -- the real CLI -----------------------------------------------------------------------------
@@ -332,7 +333,7 @@ def cli(request: pytest.FixtureRequest, seeded_dir: Path, tmp_path_factory: pyte
     return {"runs": runs, "ask_rows": ask_rows, "retrieve_rows": retrieve_rows, "davos_id": davos_id}
 
 
-CITATION_FIELDS = {"n", "chunk_id", "article_id", "title", "source", "published", "url", "quote"}
+CITATION_FIELDS = {"n", "chunk_id", "article_id", "title", "source", "published", "url", "quote", "speaker"}
 RESULT_FIELDS = {"chunk_id", "article_id", "title", "source", "published", "url", "text", "score"}
 
 

@@ -102,7 +102,7 @@ def test_several_ids_in_one_run_delete_each_and_report_unknown_ones(store_dir: P
     # the store before: BM25 and the quote index know Elsey's chunks and its speaker
     assert retrieved_articles(store_dir, ELSEY_QUESTION)[0] == elsey["id"]
     held = derived_indexes(store_dir)
-    assert elsey["id"] in held["articles"] and "quennell" in held["speakers"] and held["bm25_top"] == elsey["id"]
+    assert elsey["id"] in held["articles"] and "Orla Quennell" in held["speakers"] and held["bm25_top"] == elsey["id"]
 
     result = run_cli("delete", elsey["id"], "nosuchid00000000", pellow["id"], elsey["id"], data_dir=store_dir)
     assert result.returncode == 1, result
@@ -125,7 +125,7 @@ def test_several_ids_in_one_run_delete_each_and_report_unknown_ones(store_dir: P
     after = derived_indexes(store_dir)
     assert after["saved_is_current"]
     assert not {elsey["id"], pellow["id"]} & after["articles"]
-    assert "quennell" not in after["speakers"] and after["bm25_top"] != elsey["id"]
+    assert "Orla Quennell" not in after["speakers"] and after["bm25_top"] != elsey["id"]
 
 
 def test_one_id_keeps_its_one_line_answer(store_dir: Path, before) -> None:

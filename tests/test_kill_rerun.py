@@ -340,7 +340,7 @@ def snapshot(data_dir: Path, phrases: list[dict[str, str]] | None = None) -> dic
             "fresh": indexes.is_fresh(index, store), "index_ids": list(index.ids), "doc_freq": dict(index.doc_freq),
             "versions": index.lexical.versions(), "outlets": index.outlets(),
             "quotes": {k: sorted((q.speaker, q.text, q.chunk_id) for q in v) for k, v in index.quotes.items()},
-            "speakers": index.speakers(), "lexical": lexical, "rankings": rankings,
+            "speakers": sorted(index.quotes), "lexical": lexical, "rankings": rankings,
             "n_chunks": {str(m["article_id"]): int(m["n_chunks"]) for _, m in chunks.values()},
             "hashes": {str(m["article_id"]): str(m["content_hash"]) for _, m in chunks.values()},
         }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.quotes import find_quotes
+from ingest.people import attribute
 
 # The seed's quotes and who said them, read off the article by a person.
 MACRON = [
@@ -29,7 +29,7 @@ def speaker_of(quotes, words: str) -> str:
 
 @pytest.fixture(scope="module")
 def seed_quotes(seeded, seed_article_id):
-    return find_quotes(seeded.store.article_text(seed_article_id))
+    return attribute(seeded.store.article_text(seed_article_id)).quotes
 
 
 @pytest.mark.parametrize("words", MACRON)
@@ -68,16 +68,18 @@ def test_stored_quotes_carry_their_sentence_and_chunk(seeded, seed_article_id) -
 
 def test_the_quote_index_answers_who_said_what(seeded_bot) -> None:
     index = seeded_bot.retriever.index
-    assert {"macron", "nebenzia", "trump"} <= set(index.quotes)
-    macron = [q.text for q in index.quotes["macron"]]
+    assert {"Emmanuel Macron", "Vassily Nebenzia", "Donald Trump"} <= set(index.quotes)
+    macron = [q.text for q in index.quotes["Emmanuel Macron"]]
     assert any(t.startswith("I think we should never say") for t in macron)
     assert not any(t.startswith("within weeks") for t in macron)
+    nebenzia = index.quotes["Vassily Nebenzia"]
+    assert nebenzia and "Russian ambassador to the UN" in nebenzia[0].roles  # the role the article gives him
 
 
 # -- the shapes news copy uses, in other stories ------------------------------------------------
 
 def quotes_of(*paragraphs: str) -> list[tuple[str, str]]:
-    return [(q.speaker, q.text.strip(" ,.")) for q in find_quotes("\n\n".join(paragraphs))]
+    return [(q.speaker, q.text.strip(" ,.")) for q in attribute("\n\n".join(paragraphs)).quotes]
 
 
 def test_quote_then_said_name() -> None:

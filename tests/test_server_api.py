@@ -26,7 +26,7 @@ from tests.server_helpers import (
 pytestmark = pytest.mark.slow  # starts real servers
 
 ANSWER_KEYS = {"question", "answer", "citations", "abstained", "mode"}
-CITATION_KEYS = {"n", "chunk_id", "article_id", "title", "source", "published", "url", "quote"}
+CITATION_KEYS = {"n", "chunk_id", "article_id", "title", "source", "published", "url", "quote", "speaker"}
 LIMITED_ORIGIN = "https://news.example"
 
 

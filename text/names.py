@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 NAME_TOKEN = r"(?:[A-Z][a-zA-Z'’\-]+|(?:de|van|von|bin|al|da|del|la|le)\b)"
-NAME = re.compile(rf"\b[A-Z][a-zA-Z'’\-]+(?:\s+{NAME_TOKEN})*")
+NAME = re.compile(rf"\b[A-Z][a-zA-Z'’\-]+(?:[ \t]+{NAME_TOKEN})*")  # a name never runs across a line break
 NOT_NAMES = {
     "the", "a", "an", "but", "and", "or", "so", "during", "after", "before", "earlier", "later",
     "meanwhile", "in", "on", "at", "as", "when", "while", "if", "then", "however", "still",

@@ -15,9 +15,10 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 
-from vectorstore import indexes
+from vectorstore import indexes, people
 from vectorstore.index_keeper import IndexKeeper
 from vectorstore.indexes import DerivedIndexes, Hit, QuoteEntry
+from vectorstore.people import Speaker
 from vectorstore.records import Passage
 from vectorstore.store import NewsStore, day_number, passage_from
 
@@ -78,6 +79,8 @@ class Found:
     speaker_quotes: list[QuoteEntry] = field(default_factory=list)  # the asked speaker's quotes, best first
     speaker_known: bool = True
     signals: dict[str, Signals] = field(default_factory=dict)  # by chunk id
+    speakers: list[Speaker] = field(default_factory=list)  # the quoted people the question's speaker fits, best first
+    speaker_passages: dict[str, Passage] = field(default_factory=dict)  # the chunks holding their quotes
 
 
 class HybridRetriever:
@@ -169,7 +172,11 @@ class HybridRetriever:
         fused = self._fuse(index, dense, lexical, as_of)
         found = Found([], signals=signals(index, dense, lexical))  # before _diverse overwrites scores
         if speaker:
-            found.speaker_quotes, found.speaker_known = self._speaker_quotes(index, speaker, topic, fused, filters)
+            found.speakers = self._speakers(index, speaker, filters)
+            found.speaker_known = bool(found.speakers)
+            if found.speakers:
+                found.speaker_quotes = self._ranked(found.speakers[0].quotes, topic, fused)
+                found.speaker_passages = self._quote_passages(found.speakers, topic, fused)
             for pid in {q.chunk_id for q in found.speaker_quotes[:3]}:
                 fused[pid] = fused.get(pid, 0.0) + 1.0 / RRF_K
         found.passages = self._diverse(index, fused, dense, lexical, k)
@@ -196,12 +203,25 @@ class HybridRetriever:
                 fused[cid] *= recency_weight(published.get(cid), as_of)
         return fused
 
-    def _speaker_quotes(self, index: DerivedIndexes, speaker: str, topic: str | None, fused: dict[str, float],
-                        filters: Filters) -> tuple[list[QuoteEntry], bool]:
-        key = speaker_key(speaker, index)
-        if key is None:
-            return [], False
-        quotes = [q for q in index.quotes.get(key, ()) if filters.allows(q.meta)]
+    def _speakers(self, index: DerivedIndexes, speaker: str, filters: Filters) -> list[Speaker]:
+        """The people the question's speaker fits, each with the quotes the filters allow."""
+        matched = []
+        for person in people.match(speaker, index):
+            person.quotes = [q for q in person.quotes if filters.allows(q.meta)]
+            if person.quotes:
+                matched.append(person)
+        return matched
+
+    def _quote_passages(self, matched: list[Speaker], topic: str | None, fused: dict[str, float],
+                        limit: int = 60) -> dict[str, Passage]:
+        """The chunks holding the quotes of the best-fitting people, those most on the topic first (a person
+        quoted in hundreds of chunks must not lose the quote asked about to the limit)."""
+        quotes = self._ranked([q for p in matched if p.score == matched[0].score for q in p.quotes], topic, fused)
+        ids = list(dict.fromkeys(q.chunk_id for q in quotes))[:limit]
+        return {p.chunk_id: p for p in self.store.get_passages(ids)}
+
+    @staticmethod
+    def _ranked(quotes: list[QuoteEntry], topic: str | None, fused: dict[str, float]) -> list[QuoteEntry]:
         topic_terms = set(indexes.tokenize([topic])[0]) if topic else set()
 
         def relevance(q: QuoteEntry) -> float:
@@ -209,7 +229,7 @@ class HybridRetriever:
             overlap = len(topic_terms & words) / max(1, len(topic_terms))
             return overlap + 30 * fused.get(q.chunk_id, 0.0) + 0.002 * min(len(q.text), 200)
 
-        return sorted(quotes, key=relevance, reverse=True), True
+        return sorted(quotes, key=relevance, reverse=True)
 
     def _diverse(self, index: DerivedIndexes, fused: dict[str, float], dense: list[Passage], lexical: list[Hit],
                  k: int) -> list[Passage]:
@@ -265,18 +285,6 @@ def signals(index: DerivedIndexes, dense: list[Passage], lexical: list[Hit]) -> 
     for rank, hit in enumerate(lexical):
         out.setdefault(hit.chunk_id, Signals()).lexical_rank = rank
     return out
-
-
-def speaker_key(name: str, index: DerivedIndexes) -> str | None:
-    """The quote-index key for a speaker named in a question, matched on any name part."""
-    words = [w.strip("?.,'’s").lower() for w in name.split()]
-    for word in reversed(words):
-        if word in index.quotes:
-            return word
-    for key, full in index.speakers().items():
-        if any(w and w in full.lower().split() for w in words):
-            return key
-    return None
 
 
 def recency_weight(published: str | None, as_of: str) -> float:

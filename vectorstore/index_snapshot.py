@@ -20,7 +20,9 @@ from vectorstore.quote_index import QuoteEntry
 
 __all__ = ["FORMAT", "DerivedIndexes", "DocFreq", "Hit", "QuoteEntry", "tokenize"]
 
-FORMAT = 4  # 4: Tantivy with the words stored for rescoring, caught up by write numbers (2: bm25s)
+# 4: Tantivy with the words stored for rescoring, caught up by write numbers (2: bm25s);
+# 5: quotes filed by the speaker's full name, with the roles the article gives them
+FORMAT = 5
 
 
 class DocFreq(Mapping[str, int]):
@@ -54,7 +56,7 @@ class DocFreq(Mapping[str, int]):
 @dataclass(frozen=True, eq=False)
 class DerivedIndexes:
     lexical: LexicalSnapshot
-    quotes: Mapping[str, tuple[QuoteEntry, ...]]  # by speaker's last name
+    quotes: Mapping[str, tuple[QuoteEntry, ...]]  # by speaker, as attributed (see vectorstore.people)
     outlet_names: tuple[str, ...]
     stamp: dict[str, int] = field(default_factory=dict)  # generation seen, chunks held, format
 
@@ -80,14 +82,6 @@ class DerivedIndexes:
     @cached_property
     def n_articles(self) -> int:
         return self.lexical.count("lead", 1)
-
-    @cached_property
-    def _speakers(self) -> dict[str, str]:
-        return {k: max((q.speaker for q in v), key=len) for k, v in self.quotes.items()}
-
-    def speakers(self) -> dict[str, str]:
-        """Last name -> the fullest form of the speaker's name."""
-        return self._speakers
 
     def outlets(self) -> list[str]:
         """The outlets of the stored articles, sorted."""

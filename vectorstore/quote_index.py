@@ -1,4 +1,5 @@
-"""The quote index: who said what, by the speaker's last name, kept chunk by chunk.
+"""The quote index: who said what, by the speaker's name as attributed, kept chunk by chunk
+(`vectorstore.people` groups the names into people and matches a question's description).
 
 `quote_entries` is the one place that reads quotes out of a chunk's stored metadata; the rest
 only files and replaces what it returns, so what a stored quote carries can grow there alone.
@@ -11,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-_SCOPE = ("article_id", "sources", "published_day", "published")  # what filters ask of a quote's chunk
+_SCOPE = ("article_id", "sources", "published_day", "published", "title", "source")  # for filters and "quoted in"
 
 
 @dataclass(frozen=True)
@@ -21,20 +22,23 @@ class QuoteEntry:
     sentence: str
     chunk_id: str
     meta: Mapping[str, Any] = field(default_factory=dict, compare=False)  # the chunk's article, date, outlets
+    roles: tuple[str, ...] = ()  # how the article describes the speaker ("French President")
 
-
-def quote_key(speaker: str) -> str:
-    return speaker.split()[-1].lower()
+    @property
+    def published(self) -> str:
+        """The article's date, for newest-first answers."""
+        return str(self.meta.get("published") or "")
 
 
 def quote_entries(chunk_id: str, meta: Mapping[str, Any]) -> list[tuple[str, QuoteEntry]]:
-    """(key, entry) for each quote stored with a chunk; a speaker may be filed under several keys."""
+    """(speaker, entry) for each quote stored with a chunk."""
     quotes = json.loads(meta.get("quotes") or "[]")
     if not quotes:
         return []
     scope = {k: meta[k] for k in _SCOPE if k in meta}
-    return [(quote_key(q["speaker"]), QuoteEntry(q["speaker"], q["text"], q["sentence"], chunk_id, scope))
-            for q in quotes if str(q.get("speaker", "")).split()]
+    return [(q["speaker"], QuoteEntry(q["speaker"], q["text"], q["sentence"], chunk_id, scope,
+                                      tuple(q.get("roles") or ())))
+            for q in quotes if str(q.get("speaker", "")).strip()]
 
 
 class QuoteBook:

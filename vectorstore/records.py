@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -38,6 +39,7 @@ class Quote:
     sentence: str  # the whole sentence that carries the quote
     chunk_id: str
     article_id: str
+    roles: list[str] = field(default_factory=list)  # how the article describes the speaker ("French President")
 
 
 @dataclass
@@ -52,7 +54,11 @@ class Passage:
     published: str | None = None
     url: str | None = None
     score: float = 0.0
-    quotes: list[dict[str, str]] = field(default_factory=list)
+    quotes: list[dict[str, Any]] = field(default_factory=list)
+
+    def speaker_of(self, sentence: str) -> str | None:
+        """Who said the quote this sentence of the passage carries, when the quote index knows."""
+        return next((q.get("speaker") for q in self.quotes if q.get("sentence", "").strip() == sentence.strip()), None)
 
     def as_dict(self) -> dict[str, object]:
         return {

@@ -147,7 +147,8 @@ def chunk_metadata(article: Article, chunk: Chunk, n_chunks: int, quotes: Sequen
         meta["sources"] = list(article.sources)
     mine = [q for q in quotes if q.chunk_id == chunk.id]
     if mine:
-        meta["quotes"] = json.dumps([{"speaker": q.speaker, "text": q.text, "sentence": q.sentence} for q in mine])
+        meta["quotes"] = json.dumps([{"speaker": q.speaker, "text": q.text, "sentence": q.sentence,
+                                      **({"roles": q.roles} if q.roles else {})} for q in mine])
         meta["speakers"] = sorted({q.speaker.split()[-1].lower() for q in mine})
     return meta
 

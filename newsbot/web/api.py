@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Generator, Iterator, Mapping
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -134,6 +134,14 @@ def api_router(bot: NewsBot, settings: Any, queue: WorkQueue, limiter: RateLimit
         """The passages a question retrieves, best first: the JSON of `newsbot retrieve --json`."""
         found = await queue.run(bot.retrieve, within(body.question, max_chars), body.k, body.filters.filters())
         return {"question": body.question, "results": [p.as_dict() for p in found.passages]}
+
+    @router.get("/quotes", dependencies=limited, responses=UNUSABLE)
+    async def quotes(person: Annotated[str, Query(min_length=1, max_length=300, description="A name, title or role.")],
+                     about: Annotated[str | None, Query(max_length=300, description="Only quotes on this topic.")] = None,
+                     source: Short | None = None) -> dict[str, Any]:
+        """A person's attributed quotes, newest first, each with its article: the JSON of `newsbot quotes --json`."""
+        found = await queue.run(bot.quotes, person.strip(), (about or "").strip() or None, Filters(source=source or None))
+        return found.as_dict()
 
     @router.get("/health")
     def health() -> dict[str, Any]:

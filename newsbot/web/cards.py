@@ -32,6 +32,7 @@ CARDS_CSS = """
 .nb-card .nb-n { font-weight: 600; margin-right: 0.3rem; }
 .nb-card mark { background: var(--color-accent-soft); color: inherit; }
 .nb-card .nb-quote.nb-hit { outline: 2px solid var(--color-accent); }
+.nb-card .nb-said { display: block; font-size: 0.85em; color: var(--body-text-color-subdued); }
 .nb-empty { color: var(--body-text-color-subdued); }
 #nb-chat .nb-linked + .md:not(.nb-linked) { display: none; }
 #nb-chat button.nb-ref { all: unset; cursor: pointer; color: var(--link-text-color, var(--color-accent));
@@ -86,6 +87,11 @@ def by_article(citations: list[Citation]) -> list[list[Citation]]:
     return list(groups.values())
 
 
+def said_by(citation: Citation) -> str:
+    """"— Emmanuel Macron" under a quoted sentence, naming who the quote index says spoke."""
+    return f'<span class="nb-said">— {escape(citation.speaker)}</span>' if citation.speaker else ""
+
+
 def card(turn: int, quotes: list[Citation]) -> str:
     """One article: its headline (a link only when its URL is http(s)), outlet and date, then each
     sentence quoted from it, numbered as the answer cites it."""
@@ -96,6 +102,6 @@ def card(turn: int, quotes: list[Citation]) -> str:
         title = f'<a href="{escape(url)}" target="_blank" rel="noopener noreferrer nofollow">{title}</a>'
     meta = " · ".join(escape(x) for x in (first.source, human_date(first.published)) if x)
     items = "".join(f'<li class="nb-quote" id="nb-a{int(turn)}-s{int(c.n)}" tabindex="-1"><span class="nb-n">[{int(c.n)}]</span>'
-                    f"<mark>{escape(c.quote)}</mark></li>" for c in quotes)
+                    f"<mark>{escape(c.quote)}</mark>{said_by(c)}</li>" for c in quotes)
     return (f'<li class="nb-card"><span class="nb-title">{title}</span><span class="nb-meta">{meta}</span>'
             f'<blockquote><ol class="nb-quotes">{items}</ol></blockquote></li>')
