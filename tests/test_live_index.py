@@ -35,7 +35,7 @@ def test_each_catch_up_equals_a_full_rebuild(open_store, tmp_path: Path) -> None
     handle.ingest(SEED_FILE, write_jsonl(tmp_path / "a.jsonl", records("Marrow", 6)))
     bot = handle.bot()
     start = view(bot.retriever.index)
-    assert start["quotes"].get("quennell") and "Marrow Post" in start["outlets"]
+    assert start["quotes"].get("Alma Quennell") and "Marrow Post" in start["outlets"]
 
     steps = {
         "more articles": lambda: handle.ingest(write_jsonl(tmp_path / "b.jsonl", records("Pellow", 4))),
@@ -55,7 +55,7 @@ def test_each_catch_up_equals_a_full_rebuild(open_store, tmp_path: Path) -> None
     assert "Wire Copy" in caught_up["outlets"]
     index = bot.retriever.index
     assert index.lexical_top("Zanzibarite ferry", 1)[0].meta["title"] == "Marrow harbour story 0"
-    assert all(q.chunk_id in index.row_of for q in index.quotes["quennell"])
+    assert all(q.chunk_id in index.row_of for q in index.quotes["Alma Quennell"])
 
 
 def test_a_question_is_answered_while_the_index_catches_up(open_store, tmp_path: Path) -> None:
