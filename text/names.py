@@ -16,7 +16,7 @@ NOT_NAMES = {
     "they", "it", "we", "i", "this", "that", "these", "there", "ambassador", "leader", "chancellor",
     "secretary", "senator", "sen", "rep", "gov", "governor", "mr", "mrs", "ms", "dr", "his",
     "her", "their", "our", "new", "white", "house", "state", "general", "assembly", "spokesman",
-    "spokeswoman", "spokesperson", "chief", "director", "minister's", "according", "monday",
+    "spokeswoman", "spokesperson", "chief", "staff", "director", "minister's", "according", "monday",
     "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "today", "yesterday",
     "who", "what", "which", "where", "why", "how", "did", "does", "do", "is", "was",
 }
