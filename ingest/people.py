@@ -379,7 +379,7 @@ def attribute(text: str) -> Attribution:
     and the roles the article gives each speaker."""
     spans = sentence_spans(text)
     article = _Article(text, spans)
-    _titles(article, article.full_names)  # "Former Russian President Dmitry Medvedev": a role "the former president said" can find
+    _titles(article, article.full_names)  # roles a later "the former president said" can find
     frames = _frames(text, spans)
     lead_ins = _lead_ins(text, spans, frames)
     docs = dict(zip([off for off, _ in lead_ins] + [f.start for f in frames],
