@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from ingest.quotes import QUOTE, FoundQuote
+from ingest.quotes import QUOTE, FoundQuote, find_quotes
 from text.names import person_names
 from text.roles import concept, is_role_word, norm, words
 from text.sentences import sentence_spans
@@ -128,6 +128,7 @@ class _Article:
         return self.people.setdefault(name, Person(name))
 
     def add_role(self, name: str, role: str) -> None:
+        role = re.split(r"“?Q”", role)[-1]  # the words after a quotation, never the quote's placeholder
         role = re.sub(r"^(?:the|a|an)\s+", "", role.strip(" ,;:—–-"), flags=re.I)
         role = " ".join(_calm(w) for w in role.split())
         if role and len(role) <= 80 and role.lower() not in {r.lower() for r in self.person(name).roles}:
@@ -168,7 +169,8 @@ def _name_run(token: Any) -> list[Any]:
     while run[0].i > 0:
         left = doc[run[0].i - 1]
         joined = not left.whitespace_ and (left.text == "-" or _pos(left) == "PROPN")
-        if not joined and (_pos(left) != "PROPN" or is_role_word(left.text) or left.text == "Q" or _is_place(left.text)
+        if not joined and (_pos(left) != "PROPN" or not left.text[:1].isupper() or is_role_word(left.text)
+                           or left.text == "Q" or _is_place(left.text)
                            or left.dep_ not in ("compound", "flat")):
             break
         run.insert(0, left)
@@ -241,9 +243,9 @@ def _cue(q: Any) -> Any | None:
 
 def _subject(verb: Any) -> Any | None:
     for _ in range(4):
-        subj = next((c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass") and c.text != "Q"), None)
-        if subj is not None:
-            return subj
+        subjects = [c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass") and c.text != "Q"]
+        if subjects:  # "librarian Odile Varga said" may parse as two subjects: the name is the speaker
+            return next((c for c in subjects if _pos(c) == "PROPN"), subjects[0])
         if verb.dep_ in ("advcl", "xcomp", "conj", "ccomp", "relcl", "acl") and verb.head is not verb:
             verb = verb.head
             if _pos(verb) in ("NOUN", "PROPN") and verb.head is not verb:  # "put forward amendments … telling"
@@ -417,6 +419,12 @@ def attribute(text: str) -> Attribution:
                 start, end = (covering[0][0], covering[-1][1]) if covering else (m.start(), m.end())
                 quotes.append(FoundQuote(speaker, inner.strip(), start, end))
         previous, last_end = in_paragraph, frame.paragraph[1]
+    # a paragraph whose quotation marks are broken up (markup with quotes inside a quote) garbles the parse:
+    # where it found no one in such a paragraph, the rules of `ingest.quotes` name the speaker
+    garbled = [f.paragraph for f in frames if len(f.places) > 1
+               and not any(f.paragraph[0] <= q.start < f.paragraph[1] for q in quotes)]
+    quotes += [q for q in find_quotes(text) if any(a <= q.start < b for a, b in garbled)]
+    quotes.sort(key=lambda q: q.start)
     speakers = list(dict.fromkeys(q.speaker for q in quotes))
     parsed = [(f.start, f.end) for f in frames] + [(off, off + len(body)) for off, body in lead_ins]
     described = _first_mentions(text, spans, speakers, parsed)
