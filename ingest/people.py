@@ -430,5 +430,5 @@ def attribute(text: str) -> Attribution:
     described = _first_mentions(text, spans, speakers, parsed)
     for (off, _), doc in zip(described, nlp().pipe([body for _, body in described], batch_size=256)):
         _describe(article, doc, off)
-    _titles(article, speakers)
+    _titles(article, [s for s in speakers if s not in article.full_names])  # the full names had theirs above
     return Attribution(quotes, article.people)
