@@ -149,6 +149,12 @@ def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
     return path
 
 
+def ask_batch(base: Path, data_dir: Path, cases: list[tuple[str, list[dict[str, str]] | None, Any]]) -> list[dict[str, Any]]:
+    """`newsbot ask --batch` over (question, history or None, …) cases: one JSON answer per case, in order."""
+    rows = [{"question": q, **({"history": h} if h else {})} for q, h, _ in cases]
+    return json_lines(ok(run_cli("ask", "--batch", write_jsonl(base / "questions.jsonl", rows), data_dir=data_dir)).stdout)
+
+
 def assert_no_orphans(chunks: dict[str, tuple[str, dict[str, Any]]]) -> None:
     """Every stored article is whole: chunks {id}:0..n-1, one content hash, n_chunks right."""
     by_article: dict[str, list[tuple[str, dict[str, Any]]]] = {}

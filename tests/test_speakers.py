@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, SEEDS, json_lines, ok, run_cli, write_jsonl
+from tests.conftest import REPO, SEEDS, ask_batch, ok, run_cli, write_jsonl
 
 HARBOUR = REPO / "tests" / "data" / "people" / "harbour.jsonl"
 TROOPS = [{"role": "user", "content": "What did the French president say about a deal?"},
@@ -67,9 +67,7 @@ def answers(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     base = tmp_path_factory.mktemp("speakers")
     data_dir = base / "data"
     ok(run_cli("ingest", SEEDS, HARBOUR, "--json", data_dir=data_dir))
-    rows = [{"question": q, **({"history": h} if h else {})} for q, h, _ in CASES]
-    result = ok(run_cli("ask", "--batch", write_jsonl(base / "questions.jsonl", rows), data_dir=data_dir))
-    return json_lines(result.stdout)
+    return ask_batch(base, data_dir, CASES)
 
 
 def test_at_least_thirty_speaker_questions() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, json_lines, ok, run_cli, write_jsonl
+from tests.conftest import REPO, ask_batch, ok, run_cli, write_jsonl
 
 CORPUS = REPO.parent / "shared" / "data" / "realtimeqa"
 
@@ -39,19 +39,16 @@ CASES: list[tuple[str, list[dict[str, str]] | None, tuple[str, str]]] = [
 
 @pytest.fixture(scope="module")
 def answers(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    corpus = CORPUS
-    if not corpus.is_dir():
-        pytest.skip(f"needs the RealTimeQA dev pages at {corpus} (../shared beside the project)")
+    if not CORPUS.is_dir():
+        pytest.skip(f"needs the RealTimeQA dev pages at {CORPUS} (../shared beside the project)")
     records = []
     for page in PAGES:
         week, line = page.split("#")
-        records.append(json.loads((corpus / week / "corpus.jsonl").read_text(encoding="utf-8").splitlines()[int(line)]))
+        records.append(json.loads((CORPUS / week / "corpus.jsonl").read_text(encoding="utf-8").splitlines()[int(line)]))
     base = tmp_path_factory.mktemp("speakers_dev")
     data_dir = base / "data"
     ok(run_cli("ingest", write_jsonl(base / "pages.jsonl", records), data_dir=data_dir))
-    rows = [{"question": q, **({"history": h} if h else {})} for q, h, _ in CASES]
-    result = ok(run_cli("ask", "--batch", write_jsonl(base / "questions.jsonl", rows), data_dir=data_dir))
-    return json_lines(result.stdout)
+    return ask_batch(base, data_dir, CASES)
 
 
 @pytest.mark.parametrize(("n", "case"), list(enumerate(CASES)), ids=[q for q, _, _ in CASES])
